@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make demo` (the whole pipeline on this machine) and
+# `make test` (installs what the tests need, then lint and every test). See README.md.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/pinpipe
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: all build demo test test-go setup lint bench synth fmt clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pinpipe
+
+demo: build
+	./$(BIN) demo
+
+# setup installs the real parts the tests drive (MariaDB, Chromium, kcat, shellcheck from apt;
+# the CDK CLI, velocityjs and kinesalite from npm). It does nothing when they are present.
+setup:
+	./scripts/setup.sh
+
+test: setup lint test-go
+
+test-go:
+	$(GO) test -count=1 -timeout 30m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+synth:
+	npx cdk synth --quiet
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin cdk.out

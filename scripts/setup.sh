@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the tests drive for real, only when it is missing, so `make test` is one command on
+# a fresh Debian machine and costs nothing on a prepared one:
+#   apt: mariadb-server (MySQL source), chromium (report rendering), kcat (Kafka client),
+#        and the shell linter (for the EC2 user data)
+#   npm: aws-cdk (synth), velocityjs (API Gateway mapping templates), kinesalite (Kinesis API)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(mariadb-server chromium kcat shellcheck)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  echo "setup: installing ${missing[*]} (apt)"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install.
+stamp=node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ ! -f node_modules/go.mod ]; then
+  echo "setup: installing Node tools (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
