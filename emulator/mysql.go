@@ -124,8 +124,6 @@ func (c Credentials) Validate() error {
 		return errors.New("host: missing")
 	case c.Database == "":
 		return errors.New("database: missing")
-	case strings.ContainsAny(c.Database, "`/\\."):
-		return fmt.Errorf("database %q: must not contain ` / \\ or .", c.Database)
 	case c.User == "":
 		return errors.New("user: missing")
 	}
