@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -39,9 +40,10 @@ type Server struct {
 	Password string
 	Database string // created empty at start
 
-	cmd    *exec.Cmd
-	exited chan error
-	dir    string
+	cmd      *exec.Cmd
+	exited   chan error
+	dir      string
+	stopOnce sync.Once
 }
 
 var serial atomic.Int64
@@ -61,7 +63,7 @@ func Start(t testing.TB) *Server {
 		User: "pinpipe", Password: "test-" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		Database: fmt.Sprintf("test%d", serial.Add(1)), dir: dir,
 	}
-	t.Cleanup(s.stop)
+	t.Cleanup(s.Stop)
 
 	// Settings for a disposable server: small InnoDB files, nothing flushed for durability.
 	settings := []string{"--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M"}
@@ -191,13 +193,17 @@ func (s *Server) log() string {
 	return strings.TrimSpace(string(b))
 }
 
-func (s *Server) stop() {
-	if s.cmd != nil {
-		// SIGKILL: the data is thrown away, so there is nothing to shut down cleanly.
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	_ = os.RemoveAll(s.dir)
+// Stop kills the server and removes its data. Start arranges it at the end of the test; calling
+// it earlier is allowed.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		if s.cmd != nil {
+			// SIGKILL: the data is thrown away, so there is nothing to shut down cleanly.
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+		}
+		_ = os.RemoveAll(s.dir)
+	})
 }
 
 func freePort(t testing.TB) int {
