@@ -235,9 +235,12 @@ func Run(ctx context.Context, cfg Config) (Stats, error) {
 	// sendCtx governs requests and retry waits. It outlives ctx by DrainTimeout so that Ctrl-C
 	// stops the sending of new records but lets the ones in flight finish; it keeps ctx's
 	// deadline (a Lambda's end) if there is one.
-	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
+	var sendCtx context.Context
+	var cancelSend context.CancelFunc
 	if dl, ok := ctx.Deadline(); ok {
 		sendCtx, cancelSend = context.WithDeadline(context.WithoutCancel(ctx), dl)
+	} else {
+		sendCtx, cancelSend = context.WithCancel(context.WithoutCancel(ctx))
 	}
 	defer cancelSend()
 	// runCtx governs the taking of new posts.
