@@ -1,9 +1,12 @@
 package emulator
 
 import (
+	"database/sql"
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/pinpipe/pinpipe/record"
 )
 
 // FuzzCheckResponse feeds arbitrary answers to the response checks: they must never panic,
@@ -81,6 +84,36 @@ func FuzzDecodeRows(f *testing.F) {
 			u2, err := DecodeUser(b)
 			if err != nil || u2 != u {
 				t.Fatalf("user round trip: %v %+v %+v", err, u, u2)
+			}
+		}
+	})
+}
+
+// FuzzPostColumns checks the decoder of a MySQL source row: any mix of NULLs and values gives a
+// post whose three indices agree, or an error, never a panic.
+func FuzzPostColumns(f *testing.F) {
+	f.Add(int64(7), int64(7), int64(7), true, true, "title", int64(1714000000), 1.5)
+	f.Add(int64(7), int64(8), int64(7), true, false, "", int64(0), -90.0)
+	f.Fuzz(func(t *testing.T, pin, geo, user int64, valid, timeValid bool, s string, unix int64, lat float64) {
+		var c postColumns
+		c.pinIndex = sql.NullInt64{Int64: pin, Valid: valid}
+		c.geoInd = sql.NullInt64{Int64: geo, Valid: true}
+		c.userInd = sql.NullInt64{Int64: user, Valid: true}
+		c.title = sql.NullString{String: s, Valid: valid}
+		// DATETIME holds years 1000 to 9999: the driver never returns other times.
+		const lo, hi = -30610224000, 253402300799
+		c.timestamp = sql.NullTime{Time: time.Unix(lo+int64(uint64(unix)%(hi-lo)), 0), Valid: timeValid}
+		c.latitude = sql.NullFloat64{Float64: lat, Valid: true}
+		p, err := c.post()
+		if err != nil {
+			return
+		}
+		if int64(p.Pin.Index) != pin || p.Geo.Ind != p.Pin.Index || p.User.Ind != p.Pin.Index {
+			t.Fatalf("indices %d/%d/%d from %d/%d/%d", p.Pin.Index, p.Geo.Ind, p.User.Ind, pin, geo, user)
+		}
+		if timeValid {
+			if _, err := record.ParseTime(p.Geo.Timestamp); err != nil {
+				t.Fatalf("timestamp %q does not read back: %v", p.Geo.Timestamp, err)
 			}
 		}
 	})
