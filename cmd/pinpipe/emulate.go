@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/pinpipe/pinpipe/emulator"
+	"github.com/pinpipe/pinpipe/progress"
 )
 
 // envAPIKey holds the API key; it is read from the environment only, never from a flag.
@@ -81,6 +82,14 @@ func runEmulate(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("--source %q: want synthetic or mysql", *source)
 	}
 
+	if progress.IsTerminal(env.stderr) {
+		pace := fmt.Sprintf("%g posts/s", *rate)
+		if *rate == 0 {
+			pace = "as fast as possible"
+		}
+		fmt.Fprintf(env.stderr, "posting %s rows to %s (%s mode, user id %s), %s; Ctrl-C to stop\n",
+			*source, *invokeURL, m, *userID, pace)
+	}
 	stop := context.AfterFunc(ctx, func() {
 		fmt.Fprintf(env.stderr, "\nstopping: no new posts; waiting up to %s for the records in flight\n", *drain)
 	})
