@@ -430,8 +430,10 @@ func TestRateAndDuration(t *testing.T) {
 		Source: &seqSource{},
 	})
 	require.NoError(t, err)
-	// 50 posts/s for 0.3 s: about 15 posts; never the thousands an unpaced loop would send.
-	assert.InDelta(t, 15, st.Posts, 6)
+	// 50 posts/s for 0.3 s: at most 16 posts (never the thousands an unpaced loop would send);
+	// a loaded machine may send fewer.
+	assert.LessOrEqual(t, st.Posts, int64(16))
+	assert.GreaterOrEqual(t, st.Posts, int64(3))
 	assert.Equal(t, 3*st.Posts, st.Accepted)
 }
 
