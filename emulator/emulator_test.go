@@ -394,8 +394,8 @@ func TestCancelDrainsRequestsInFlight(t *testing.T) {
 	var done atomic.Int64
 	rec := newRecorder(t, func(_ int, _ seen, w http.ResponseWriter) {
 		time.Sleep(30 * time.Millisecond)
+		done.Add(1) // before the answer: the client may count it as soon as it is written
 		putRecordOK(w)
-		done.Add(1)
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
