@@ -148,7 +148,7 @@ func TestSeedDBThenEmulateFromMySQL(t *testing.T) {
 	data := t.TempDir()
 	code, _, stderr = runCLI(t, nil, "generate", "--out", data, "--rows", "30")
 	require.Equal(t, 0, code, stderr)
-	code, stdout, stderr = runCLI(t, nil, "seed-db", "--credentials", creds, "--data", data)
+	code, stdout, stderr = runCLI(t, nil, "seed-db", "--credentials", creds, "--from", data)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "with 30 rows per table ("+data+")")
 
