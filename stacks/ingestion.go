@@ -393,9 +393,6 @@ func (s *IngestionStack) connectorZip(cfg Config, storage *StorageStack) (bucket
 		Actions:   jsii.Strings("s3:PutObject", "s3:DeleteObject"),
 		Resources: &[]*string{storage.SinkBucket.ArnForObjects(jsii.String(objectKey))},
 	}))
-	nagSuppress(fn.Construct, "AwsSolutions-IAM5",
-		"the function writes only its own log group's streams (log-group:<name>:*)",
-		`/^Resource::<ConnectorZipFnLogs[0-9A-F]*\.Arn>:\*$/`)
 	props := map[string]interface{}{
 		"Url":    cfg.ConnectorDownloadURL(),
 		"Bucket": storage.SinkBucket.BucketName(),
