@@ -38,7 +38,9 @@ func (d dirSource) String() string { return d.root }
 
 func (d dirSource) concurrency() int { return 8 }
 
-func (d dirSource) sub(dir string) source { return dirSource{filepath.Join(d.root, filepath.FromSlash(dir))} }
+func (d dirSource) sub(dir string) source {
+	return dirSource{filepath.Join(d.root, filepath.FromSlash(dir))}
+}
 
 func (d dirSource) list(ctx context.Context, prefix string) ([]string, error) {
 	var keys []string
