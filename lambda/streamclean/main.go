@@ -58,9 +58,9 @@ type metadata struct {
 }
 
 type handler struct {
-	kind       record.Kind // "" means: from the source stream's name
-	otf        *metadata
-	log        *slog.Logger
+	kind record.Kind // "" means: from the source stream's name
+	otf  *metadata
+	log  *slog.Logger
 }
 
 func newHandler(getenv func(string) string) (*handler, error) {
