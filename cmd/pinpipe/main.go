@@ -36,6 +36,8 @@ func init() {
 	commands = []command{
 		// Each subcommand lives in its own file: {"name", "summary", runName}.
 		{"version", "print the version", runVersion},
+		{"analyse", "run the batch analysis over the S3 sink's files (directory or S3)", runAnalyse},
+		{"query", "run SQL over the clean tables of an analyse run", runQuery},
 	}
 }
 
