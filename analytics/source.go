@@ -159,6 +159,8 @@ func newS3Client(ctx context.Context) (*s3.Client, error) {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// Objects the sink wrote carry no checksum; do not log that on every GET.
+		o.DisableLogOutputChecksumValidationSkipped = true
 		if o.BaseEndpoint != nil {
 			o.UsePathStyle = true
 			if o.Region == "" {
