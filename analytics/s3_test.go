@@ -118,4 +118,3 @@ func TestS3InputErrors(t *testing.T) {
 	_, err = RunBatch(context.Background(), BatchConfig{Input: "s3:///x", UserID: "demo", Out: t.TempDir()})
 	assert.ErrorContains(t, err, "no bucket name")
 }
-
