@@ -146,4 +146,3 @@ func BenchmarkS3TinyObjects(b *testing.B) {
 	}
 	b.ReportMetric(float64(objects)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 }
-
