@@ -466,20 +466,23 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		for _, c := range clean.Columns(k) {
 			cols = append(cols, quoteIdent(c.Name))
 		}
+		// Repeats are few (re-sends), so deleting them in place is cheaper than copying every
+		// row into a new table; the clean table is a view without the order column.
 		stage := quoteIdent(stageTable(k))
-		q := fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s WHERE %s IN (SELECT min(%s) FROM %s GROUP BY ind)",
-			quoteIdent(tableName(k)), strings.Join(cols, ", "), stage, seqColumn, seqColumn, stage)
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		del := fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s NOT IN (SELECT min(%[2]s) FROM %[1]s GROUP BY ind)", stage, seqColumn)
+		res, err := db.ExecContext(ctx, del)
+		if err != nil {
 			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
 		}
-		var staged, kept int64
-		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM %s), (SELECT count(*) FROM %s)",
-			stage, quoteIdent(tableName(k)))).Scan(&staged, &kept); err != nil {
-			return fmt.Errorf("counting %s rows: %w", k, err)
+		if st.Duplicates, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
 		}
-		st.Rows, st.Duplicates = kept, staged-kept
-		if _, err := db.ExecContext(ctx, "DROP TABLE "+stage); err != nil {
-			return fmt.Errorf("dropping %s: %w", stage, err)
+		view := fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(tableName(k)), strings.Join(cols, ", "), stage)
+		if _, err := db.ExecContext(ctx, view); err != nil {
+			return fmt.Errorf("creating the clean %s table: %w", k, err)
+		}
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+stage).Scan(&st.Rows); err != nil {
+			return fmt.Errorf("counting %s rows: %w", k, err)
 		}
 	}
 	return nil
