@@ -207,15 +207,19 @@ func findSinkFiles(ctx context.Context, src source, userID string, rep *BatchRep
 	var keys [3][]string
 	found := false
 	for _, c := range candidates {
-		total := 0
+		// The three topics are listed at once: with one object per record, listing is many
+		// pages of 1,000 keys.
+		g, gctx := errgroup.WithContext(ctx)
 		for i, k := range record.Kinds {
-			ks, err := c.list(ctx, "topics/"+record.Topic(userID, k)+"/")
-			if err != nil {
-				return nil, nil, err
-			}
-			keys[i] = ks
-			total += len(ks)
+			g.Go(func() (err error) {
+				keys[i], err = c.list(gctx, "topics/"+record.Topic(userID, k)+"/")
+				return err
+			})
 		}
+		if err := g.Wait(); err != nil {
+			return nil, nil, err
+		}
+		total := len(keys[0]) + len(keys[1]) + len(keys[2])
 		if total > 0 {
 			src, found = c, true
 			break
