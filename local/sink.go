@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -46,11 +47,12 @@ type Sink struct {
 
 	mu        sync.Mutex
 	parts     map[tp]*sinkPart
-	committed map[string]map[int32]int64
 	written   int64 // objects written
 	records   int64 // records in committed objects
 	changed   chan struct{}
 	pending   []pendingCommit
+	stopped   chan struct{} // closed when Run returns, runErr then says why
+	runErr    error
 
 	flushReq chan chan error
 }
@@ -94,8 +96,8 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
-	return &Sink{cfg: cfg, parts: map[tp]*sinkPart{}, committed: map[string]map[int32]int64{},
-		changed: make(chan struct{}), flushReq: make(chan chan error)}, nil
+	return &Sink{cfg: cfg, parts: map[tp]*sinkPart{},
+		changed: make(chan struct{}), flushReq: make(chan chan error), stopped: make(chan struct{})}, nil
 }
 
 // ObjectKey is the Confluent S3 connector's key of the object starting at offset.
@@ -112,7 +114,16 @@ func (s *Sink) Stats() (objects, records int64) {
 
 // Run consumes until ctx is done, then writes what is buffered, commits and returns nil.
 // It returns an error (without flushing) when the store or the broker fails.
-func (s *Sink) Run(ctx context.Context) error {
+func (s *Sink) Run(ctx context.Context) (err error) {
+	defer func() {
+		s.mu.Lock()
+		s.runErr = err
+		if s.runErr == nil {
+			s.runErr = errors.New("sink stopped")
+		}
+		s.mu.Unlock()
+		close(s.stopped)
+	}()
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(s.cfg.Brokers...),
 		kgo.ConsumerGroup(s.cfg.Group),
@@ -128,11 +139,12 @@ func (s *Sink) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
-	defer cl.Close()
+	// Closing leaves the group, which waits for a rebalance that BlockRebalanceOnPoll holds.
+	defer func() { cl.AllowRebalance(); cl.Close() }()
 
 	tick := 500 * time.Millisecond
 	if r := s.cfg.RotateInterval; r > 0 && r/2 < tick {
-		tick = max(r/2, 10*time.Millisecond)
+		tick = max(r/2, 100*time.Millisecond)
 	}
 	for {
 		var flushDone chan error
@@ -143,19 +155,12 @@ func (s *Sink) Run(ctx context.Context) error {
 		pctx, cancel := context.WithTimeout(ctx, tick)
 		fetches := cl.PollRecords(pctx, 50000)
 		cancel()
-		if errors.Is(ctx.Err(), context.Canceled) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			// Shutdown: keep what was fetched, write everything buffered, commit.
-			dctx := context.WithoutCancel(ctx)
-			err := s.process(dctx, fetches, true)
-			if err == nil {
-				err = s.commit(dctx, cl)
-			}
-			if flushDone != nil {
-				flushDone <- err
-			}
-			return err
-		}
-		if fetches.IsClientClosed() {
+		// Objects and commits finish even when ctx ends meanwhile: a half-done step is only
+		// redone after a restart, which costs time, not correctness.
+		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		stopping := ctx.Err() != nil
+		if !stopping && fetches.IsClientClosed() {
+			wcancel()
 			return errors.New("sink: kafka client closed")
 		}
 		fetches.EachError(func(t string, p int32, err error) {
@@ -163,14 +168,16 @@ func (s *Sink) Run(ctx context.Context) error {
 				s.cfg.Logf("sink: fetch %s/%d: %v", t, p, err)
 			}
 		})
-		err := s.process(ctx, fetches, flushDone != nil)
+		// On shutdown keep what was fetched, write everything buffered and commit.
+		err := s.process(wctx, fetches, stopping || flushDone != nil)
 		if err == nil {
-			err = s.commit(ctx, cl)
+			err = s.commit(wctx, cl)
 		}
+		wcancel()
 		if flushDone != nil {
 			flushDone <- err
 		}
-		if err != nil {
+		if err != nil || stopping {
 			return err
 		}
 		cl.AllowRebalance()
@@ -183,47 +190,71 @@ func (s *Sink) Flush(ctx context.Context) error {
 	done := make(chan error, 1)
 	select {
 	case s.flushReq <- done:
+	case <-s.stopped:
+		return s.stopErr()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 	select {
 	case err := <-done:
 		return err
+	case <-s.stopped:
+		return s.stopErr()
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Committed returns the committed offset (next to read) of every partition the sink has
-// committed in this run.
-func (s *Sink) Committed() map[string]map[int32]int64 {
+func (s *Sink) stopErr() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[string]map[int32]int64{}
-	for t, m := range s.committed {
-		out[t] = map[int32]int64{}
-		for p, o := range m {
-			out[t][p] = o
-		}
-	}
-	return out
+	return s.runErr
 }
 
-// WaitFor waits until the sink has committed at least the given end offsets (from EndOffsets),
-// asking it to flush partial objects while it waits. Partitions with end offset 0 need nothing.
+// Committed returns the group's committed offsets (next to read) of the sink's topics, as the
+// broker has them.
+func (s *Sink) Committed(ctx context.Context) (map[string]map[int32]int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.cfg.Brokers...))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).FetchOffsetsForTopics(ctx, s.cfg.Group, s.cfg.Topics...)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sink: committed offsets of group %s: %w", s.cfg.Group, err)
+	}
+	out := map[string]map[int32]int64{}
+	for t, ps := range resp {
+		out[t] = map[int32]int64{}
+		for p, o := range ps {
+			out[t][p] = o.At
+		}
+	}
+	return out, nil
+}
+
+// WaitFor waits until the group has committed at least the given end offsets (from
+// EndOffsets), asking the sink to flush partial objects while it waits.
 func (s *Sink) WaitFor(ctx context.Context, ends map[string]map[int32]int64) error {
 	for {
 		s.mu.Lock()
 		ch := s.changed
+		s.mu.Unlock()
+		committed, err := s.Committed(ctx)
+		if err != nil {
+			return err
+		}
 		done := true
 		for t, m := range ends {
 			for p, end := range m {
-				if end > 0 && s.committed[t][p] < end {
+				if end > 0 && committed[t][p] < end {
 					done = false
 				}
 			}
 		}
-		s.mu.Unlock()
 		if done {
 			return nil
 		}
@@ -434,10 +465,6 @@ func (s *Sink) commit(ctx context.Context, cl *kgo.Client) error {
 	}
 	s.mu.Lock()
 	for _, c := range pend {
-		if s.committed[c.topic] == nil {
-			s.committed[c.topic] = map[int32]int64{}
-		}
-		s.committed[c.topic][c.part] = c.next
 		s.records += int64(c.tally)
 	}
 	close(s.changed)
