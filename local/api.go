@@ -85,7 +85,7 @@ func (a *API) mark(stream string, rs []PutResult) {
 		a.marks[stream] = m
 	}
 	for _, r := range rs {
-		if r.ErrorCode == "" && r.SequenceNumber > m[r.ShardID] {
+		if r.ErrorCode == "" && seqLess(m[r.ShardID], r.SequenceNumber) {
 			m[r.ShardID] = r.SequenceNumber
 		}
 	}

@@ -132,3 +132,11 @@ func validEntry(e PutEntry) error {
 func notFound(name string) *StreamError {
 	return streamErr("ResourceNotFoundException", "Stream %s under account %s not found.", name, localAccount)
 }
+
+// seqLess orders Kinesis sequence numbers, decimal strings that may differ in length.
+func seqLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
+}
