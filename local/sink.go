@@ -45,14 +45,14 @@ type SinkConfig struct {
 type Sink struct {
 	cfg SinkConfig
 
-	mu        sync.Mutex
-	parts     map[tp]*sinkPart
-	written   int64 // objects written
-	records   int64 // records in committed objects
-	changed   chan struct{}
-	pending   []pendingCommit
-	stopped   chan struct{} // closed when Run returns, runErr then says why
-	runErr    error
+	mu      sync.Mutex
+	parts   map[tp]*sinkPart
+	written int64 // objects written
+	records int64 // records in committed objects
+	changed chan struct{}
+	pending []pendingCommit
+	stopped chan struct{} // closed when Run returns, runErr then says why
+	runErr  error
 
 	flushReq chan chan error
 }
