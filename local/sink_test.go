@@ -154,7 +154,7 @@ var errCrash = errors.New("simulated crash")
 // puts it writes the object and then fails, as a process killed between the write and the
 // offset commit would.
 type crashStore struct {
-	DirStore
+	ObjectStore
 	mu         sync.Mutex
 	puts       int
 	crashAfter int
@@ -162,7 +162,7 @@ type crashStore struct {
 }
 
 func (c *crashStore) Put(ctx context.Context, key string, body []byte) error {
-	if err := c.DirStore.Put(ctx, key, body); err != nil {
+	if err := c.ObjectStore.Put(ctx, key, body); err != nil {
 		return err
 	}
 	c.mu.Lock()
@@ -185,7 +185,7 @@ func TestSinkCrash(t *testing.T) {
 	srv, _, b, _ := startAPI(t)
 	want := produceAPI(t, srv.URL, 400, 50, 0)
 	root := t.TempDir()
-	store := &crashStore{DirStore: DirStore{root}, written: map[string][]byte{}}
+	store := &crashStore{ObjectStore: DirStore{root}, written: map[string][]byte{}}
 	for i, flush := range []int{5, 3, 1, 8} {
 		store.mu.Lock()
 		store.crashAfter = store.puts + 40 + 17*i

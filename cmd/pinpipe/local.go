@@ -11,10 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/pinpipe/pinpipe/analytics"
 	"github.com/pinpipe/pinpipe/emulator"
 	"github.com/pinpipe/pinpipe/local"
@@ -28,22 +24,21 @@ const DefaultLocalCount = 2000
 
 // pipelineFlags are the flags `local` and `serve` share.
 type pipelineFlags struct {
-	userID, dataDir, broker, api, kinesis, sinkTo, s3Endpoint *string
-	flushSize                                                 *int
-	rotate                                                    *time.Duration
+	userID, dataDir, broker, api, kinesis, sinkTo *string
+	flushSize                                     *int
+	rotate                                        *time.Duration
 }
 
 func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
 	return pipelineFlags{
-		userID:     fs.String("user-id", local.DefaultUserID, "user id that names the topics, streams and tables"),
-		dataDir:    fs.String("data-dir", "./"+local.DefaultDataDir, "where the broker, streams, sink output, stream tables and results are kept (kept across runs)"),
-		broker:     fs.String("broker", local.DefaultBrokerAddr, "Kafka broker address (127.0.0.1:PORT)"),
-		api:        fs.String("api", local.DefaultAPIAddr, "REST API address"),
-		kinesis:    fs.String("kinesis-endpoint", "", "forward the Kinesis routes to this Kinesis API (e.g. kinesalite's http://127.0.0.1:4567) instead of the embedded stream store"),
-		sinkTo:     fs.String("sink-to", "", "where the S3 sink writes: a directory, or s3://BUCKET[/PREFIX] (default <data-dir>/s3)"),
-		s3Endpoint: fs.String("s3-endpoint", "", "S3 endpoint for an s3:// --sink-to (e.g. http://127.0.0.1:9000); credentials from the AWS environment"),
-		flushSize:  fs.Int("flush-size", 1, "records per sink object (the connector's flush.size)"),
-		rotate:     fs.Duration("rotate-interval", 10*time.Second, "also cut a sink object this long after its first record (0: only by --flush-size)"),
+		userID:    fs.String("user-id", local.DefaultUserID, "user id that names the topics, streams and tables"),
+		dataDir:   fs.String("data-dir", "./"+local.DefaultDataDir, "where the broker, streams, sink output, stream tables and results are kept (kept across runs)"),
+		broker:    fs.String("broker", local.DefaultBrokerAddr, "Kafka broker address (127.0.0.1:PORT)"),
+		api:       fs.String("api", local.DefaultAPIAddr, "REST API address"),
+		kinesis:   fs.String("kinesis-endpoint", "", "forward the Kinesis routes to this Kinesis API (e.g. kinesalite's http://127.0.0.1:4567) instead of the embedded stream store"),
+		sinkTo:    fs.String("sink-to", "", "where the S3 sink writes: a directory, or s3://BUCKET[/PREFIX] (credentials from the AWS environment; AWS_ENDPOINT_URL_S3 for another S3 server) (default <data-dir>/s3)"),
+		flushSize: fs.Int("flush-size", 1, "records per sink object (the connector's flush.size)"),
+		rotate:    fs.Duration("rotate-interval", 10*time.Second, "also cut a sink object this long after its first record (0: only by --flush-size)"),
 	}
 }
 
@@ -68,15 +63,10 @@ func (f pipelineFlags) config(ctx context.Context) (local.Config, error) {
 		if prefix != "" && !strings.HasSuffix(prefix, "/") {
 			prefix += "/"
 		}
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		client, err := analytics.NewS3Client(ctx)
 		if err != nil {
-			return cfg, fmt.Errorf("--sink-to %s: AWS configuration: %w", to, err)
+			return cfg, fmt.Errorf("--sink-to %s: %w", to, err)
 		}
-		client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-			if *f.s3Endpoint != "" {
-				o.BaseEndpoint, o.UsePathStyle = aws.String(*f.s3Endpoint), true
-			}
-		})
 		cfg.SinkStore = local.S3Store{Client: client, Bucket: bucket, Prefix: prefix}
 	case to != "":
 		cfg.SinkStore = local.DirStore{Root: to}
