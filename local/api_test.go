@@ -97,7 +97,7 @@ func TestAPIStoresExactBytes(t *testing.T) {
 	recs, err := st.ReadShard(t.Context(), "streaming-t1-geo", "shardId-000000000000", "", 10)
 	require.NoError(t, err)
 	require.Len(t, recs, 2)
-	assert.Equal(t, `{"ind":1,"country":"Chad"}`, string(recs[0].Data))
+	assert.Equal(t, `{"ind": 1, "country":"Chad"}`, string(recs[0].Data), "the JSON text as sent")
 	assert.Equal(t, `{"ind":2}`, string(recs[1].Data))
 	assert.Equal(t, recs[1].SequenceNumber, api.StreamMarks()["streaming-t1-geo"]["shardId-000000000000"])
 }

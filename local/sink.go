@@ -291,11 +291,15 @@ func (s *Sink) revoke(m map[string][]int32) {
 	}
 }
 
-// line is a record value as one line: compact JSON, or (for a value some other producer wrote
-// that is not JSON) a JSON string of it, so one line is always one record.
+// line is a record value as one line: the JSON as produced when it has no line break, compact
+// JSON when it has, or (for a value some other producer wrote that is not JSON) a JSON string
+// of it, so one line is always one record.
 func line(v []byte) []byte {
 	if v == nil {
 		return []byte("null")
+	}
+	if bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\r') < 0 && json.Valid(v) {
+		return v
 	}
 	var b bytes.Buffer
 	if json.Compact(&b, v) == nil {
