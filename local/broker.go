@@ -153,3 +153,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// TopicEndOffsets is EndOffsets for a broker address.
+func TopicEndOffsets(ctx context.Context, broker string, topics ...string) (map[string]map[int32]int64, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	return EndOffsets(ctx, kadm.NewClient(cl), topics...)
+}

@@ -182,7 +182,7 @@ func runLocalSteps(ctx context.Context, env *cliEnv, p *local.Pipeline, pf pipel
 		if err != nil {
 			return fmt.Errorf("emulator (%s): %w", mode, err)
 		}
-		fmt.Fprintf(env.stdout, "Emulator, %-6s %s\n", string(mode)+":", st)
+		fmt.Fprintf(env.stdout, "Emulator, %-7s %s\n", string(mode)+":", st)
 	}
 
 	waitStart := time.Now()
