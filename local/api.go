@@ -221,15 +221,6 @@ func (a *API) listTopics(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, kafkaResponseType, nonNil(names))
 }
 
-// produceRequest is the body of POST /topics/{topic} in the JSON embedded format.
-type produceRequest struct {
-	Records []struct {
-		Key       json.RawMessage `json:"key"`
-		Value     json.RawMessage `json:"value"`
-		Partition *int32          `json:"partition"`
-	} `json:"records"`
-}
-
 type produceResponse struct {
 	Offsets       []produceOffset `json:"offsets"`
 	KeySchemaID   *int            `json:"key_schema_id"`
@@ -254,8 +245,8 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 		kafkaError(w, http.StatusRequestEntityTooLarge, 413, fmt.Sprintf("request body over %d bytes", maxBodyBytes))
 		return
 	}
-	var req produceRequest
-	if err := strictJSON(body, &req); err != nil {
+	req, err := decodeProduce(body)
+	if err != nil {
 		kafkaError(w, http.StatusBadRequest, 400, "malformed JSON: "+err.Error())
 		return
 	}
