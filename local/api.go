@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -221,12 +222,6 @@ func (a *API) listTopics(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, kafkaResponseType, nonNil(names))
 }
 
-type produceResponse struct {
-	Offsets       []produceOffset `json:"offsets"`
-	KeySchemaID   *int            `json:"key_schema_id"`
-	ValueSchemaID *int            `json:"value_schema_id"`
-}
-
 type produceOffset struct {
 	Partition *int32  `json:"partition"`
 	Offset    *int64  `json:"offset"`
@@ -240,7 +235,7 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 			fmt.Sprintf("HTTP 415 Unsupported Media Type: Content-Type %q, want %s", r.Header.Get("Content-Type"), kafkaJSONRequestType))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
 		kafkaError(w, http.StatusRequestEntityTooLarge, 413, fmt.Sprintf("request body over %d bytes", maxBodyBytes))
 		return
@@ -294,7 +289,55 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 		kafkaError(w, http.StatusInternalServerError, 50002, "produce failed, nothing stored: "+*offsets[0].Error)
 		return
 	}
-	writeJSON(w, http.StatusOK, kafkaResponseType, produceResponse{Offsets: offsets})
+	writeProduceResponse(w, offsets)
+}
+
+// readBody reads the request body, at most maxBodyBytes, into a buffer sized from
+// Content-Length when the client sent one.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(rd, buf); err != nil {
+			return nil, err
+		}
+		// Nothing may follow the announced length.
+		if m, _ := rd.Read(make([]byte, 1)); m > 0 {
+			return nil, errors.New("body longer than its Content-Length")
+		}
+		return buf, nil
+	}
+	return io.ReadAll(rd)
+}
+
+// writeProduceResponse writes the produce response; it is produceResponse's JSON, written by
+// hand because encoding it was a tenth of a batched request's time.
+func writeProduceResponse(w http.ResponseWriter, offsets []produceOffset) {
+	b := make([]byte, 0, 16+64*len(offsets))
+	b = append(b, `{"offsets":[`...)
+	for i, o := range offsets {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if o.Error != nil {
+			e, _ := json.Marshal(*o.Error)
+			b = append(b, `{"partition":null,"offset":null,"error_code":`...)
+			b = strconv.AppendInt(b, int64(*o.ErrorCode), 10)
+			b = append(b, `,"error":`...)
+			b = append(b, e...)
+			b = append(b, '}')
+			continue
+		}
+		b = append(b, `{"partition":`...)
+		b = strconv.AppendInt(b, int64(*o.Partition), 10)
+		b = append(b, `,"offset":`...)
+		b = strconv.AppendInt(b, *o.Offset, 10)
+		b = append(b, `,"error_code":null,"error":null}`...)
+	}
+	b = append(b, `],"key_schema_id":null,"value_schema_id":null}`...)
+	w.Header().Set("Content-Type", kafkaResponseType)
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
 }
 
 // compactJSON returns a JSON value that fits on one line, so a value is one line in the sink's
@@ -363,7 +406,7 @@ func (a *API) streamRoute(w http.ResponseWriter, r *http.Request, name string) {
 		writeJSON(w, http.StatusOK, "application/json", map[string]any{"StreamDescription": d})
 	case http.MethodPost:
 		shards := defaultShardCount
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		body, err := readBody(w, r)
 		if err != nil {
 			streamError(w, streamErr("SerializationException", "request body over %d bytes", maxBodyBytes))
 			return
@@ -397,7 +440,7 @@ func (a *API) streamRoute(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func readStreamBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := readBody(w, r)
 	if err != nil {
 		streamError(w, &StreamError{Type: "SerializationException", Message: fmt.Sprintf("request body over %d bytes", maxBodyBytes), Status: 413})
 		return false
