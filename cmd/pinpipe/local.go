@@ -166,6 +166,12 @@ func runLocal(ctx context.Context, env *cliEnv, args []string) error {
 		}
 	}()
 	err = runLocalSteps(ctx, env, p, pf, *count, *rate, *seed, start)
+	if ctx.Err() != nil {
+		// Ctrl-C: what was accepted stays in the broker and the streams; Close flushes the sink.
+		fmt.Fprintln(env.stderr, "Interrupted: flushing the sink and stopping.")
+		closed = true
+		return p.Close()
+	}
 	if err != nil || !*keep {
 		closed = true
 		return errors.Join(err, p.Close())
