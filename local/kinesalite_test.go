@@ -88,6 +88,20 @@ func TestKinesaliteParity(t *testing.T) {
 			require.NoError(t, json.Unmarshal([]byte(body), &got[i]), "%s %s %s: %s", name, s.method, s.path, body)
 		}
 		what := s.method + " " + s.path + " " + s.body
+		if s.method == "DELETE" && status[0] == 200 {
+			// Kinesis deletes asynchronously (DELETING, then gone); wait for it to be gone.
+			for _, name := range []string{"embedded", "kinesalite"} {
+				srv := apis[name]
+				for deadline := time.Now().Add(10 * time.Second); ; {
+					code, _, _ := do(t, srv.Client(), "GET", srv.URL+s.path, "", "")
+					if code == 400 {
+						break
+					}
+					require.True(t, time.Now().Before(deadline), "%s: stream not deleted", name)
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+		}
 		require.Equal(t, status[0], status[1], "%s: embedded %v, kinesalite %v", what, got[0], got[1])
 		assert.Equal(t, got[0]["__type"], got[1]["__type"], what)
 		assert.Equal(t, got[0]["StreamNames"], got[1]["StreamNames"], what)
