@@ -223,6 +223,9 @@ func (s *Sink) Committed(ctx context.Context) (map[string]map[int32]int64, error
 	if err == nil {
 		err = resp.Error()
 	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[string]map[int32]int64{}, nil // the sink has not joined yet: nothing committed
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sink: committed offsets of group %s: %w", s.cfg.Group, err)
 	}
