@@ -39,7 +39,9 @@ type Config struct {
 	SinkStore      ObjectStore
 	FlushSize      int
 	RotateInterval time.Duration
-	Logf           func(format string, args ...any)
+	// S3Addr, when set (host:port), serves the sink directory as the S3 bucket SinkBucket there.
+	S3Addr string
+	Logf   func(format string, args ...any)
 }
 
 // Pipeline is the running pipeline: broker, API, streams, sink and stream cleaner.
@@ -53,8 +55,11 @@ type Pipeline struct {
 	Cleaner *Cleaner
 	// URL is the API's base URL, e.g. http://127.0.0.1:8082.
 	URL string
+	// S3URL is the S3 endpoint over the sink directory, when Config.S3Addr is set.
+	S3URL string
 
 	srv    *http.Server
+	s3srv  *http.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	errs   chan error
@@ -126,6 +131,15 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		DBPath: filepath.Join(cfg.DataDir, "stream.duckdb"), Wake: wake, Logf: cfg.Logf}); err != nil {
 		return p, err
 	}
+	if cfg.S3Addr != "" {
+		dir, ok := cfg.SinkStore.(DirStore)
+		if !ok {
+			return p, errors.New("an S3 endpoint over the sink needs the sink to write to a directory")
+		}
+		if p.s3srv, p.S3URL, err = ServeSinkS3(cfg.S3Addr, dir.Root); err != nil {
+			return p, err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.APIAddr)
 	if err != nil {
 		return p, fmt.Errorf("api: listen on %s: %w", cfg.APIAddr, err)
@@ -195,6 +209,9 @@ func (p *Pipeline) Close() error {
 		}
 		p.cancel()
 		p.wg.Wait()
+		if p.s3srv != nil {
+			errs = append(errs, p.s3srv.Close())
+		}
 	drain:
 		for {
 			select {

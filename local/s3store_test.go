@@ -69,3 +69,41 @@ func TestSinkToS3(t *testing.T) {
 	}
 	checkSinkDir(t, dir, want)
 }
+
+// TestSinkS3API: with S3Addr, an S3 client lists and reads the sink's objects from the bucket
+// SinkBucket, byte for byte what the sink wrote.
+func TestSinkS3API(t *testing.T) {
+	dir := t.TempDir()
+	p, err := Start(context.Background(), Config{UserID: testUser, DataDir: dir, BrokerAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		S3Addr: "127.0.0.1:0", Logf: t.Logf})
+	require.NoError(t, err)
+	defer p.Close()
+	produceAPI(t, p.URL, 5, 5, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, p.WaitCaughtUp(ctx))
+
+	t.Setenv("AWS_ENDPOINT_URL_S3", p.S3URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "local")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	client, err := analytics.NewS3Client(ctx)
+	require.NoError(t, err)
+	out, err := client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(SinkBucket), Prefix: aws.String("topics/t1.geo/")})
+	require.NoError(t, err)
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, *o.Key)
+	}
+	require.Len(t, keys, 5)
+	require.Equal(t, ObjectKey("t1.geo", 0, 0), keys[0])
+	obj, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(SinkBucket), Key: aws.String(keys[0])})
+	require.NoError(t, err)
+	body, err := io.ReadAll(obj.Body)
+	obj.Body.Close()
+	require.NoError(t, err)
+	onDisk, err := os.ReadFile(filepath.Join(SinkDir(dir), filepath.FromSlash(keys[0])))
+	require.NoError(t, err)
+	require.Equal(t, string(onDisk), string(body))
+}

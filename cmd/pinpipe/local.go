@@ -24,9 +24,9 @@ const DefaultLocalCount = 2000
 
 // pipelineFlags are the flags `local` and `serve` share.
 type pipelineFlags struct {
-	userID, dataDir, broker, api, kinesis, sinkTo *string
-	flushSize                                     *int
-	rotate                                        *time.Duration
+	userID, dataDir, broker, api, kinesis, sinkTo, s3api *string
+	flushSize                                            *int
+	rotate                                               *time.Duration
 }
 
 func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
@@ -44,7 +44,7 @@ func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
 
 func (f pipelineFlags) config(ctx context.Context) (local.Config, error) {
 	cfg := local.Config{UserID: *f.userID, DataDir: *f.dataDir, BrokerAddr: *f.broker, APIAddr: *f.api,
-		KinesisEndpoint: *f.kinesis, FlushSize: *f.flushSize, RotateInterval: *f.rotate}
+		KinesisEndpoint: *f.kinesis, FlushSize: *f.flushSize, RotateInterval: *f.rotate, S3Addr: *f.s3api}
 	if err := record.ValidUserID(cfg.UserID); err != nil {
 		return cfg, fmt.Errorf("--user-id: %w", err)
 	}
@@ -99,6 +99,9 @@ func startPipeline(ctx context.Context, env *cliEnv, pf pipelineFlags) (*local.P
 	fmt.Fprintf(env.stdout, "Kafka broker  %s   topics %s\n", p.Broker.Addr(), strings.Join(p.Topics(), ", "))
 	fmt.Fprintf(env.stdout, "REST API      %s   (/topics/..., /streams/...; streams: %s)\n", p.URL, streams)
 	fmt.Fprintf(env.stdout, "S3 sink       %s   (flush size %d)\n", pf.sinkInput(), cfg.FlushSize)
+	if p.S3URL != "" {
+		fmt.Fprintf(env.stdout, "S3 API        %s   (bucket %s: the sink's objects)\n", p.S3URL, local.SinkBucket)
+	}
 	fmt.Fprintf(env.stdout, "Stream tables %s\n", filepath.Join(cfg.DataDir, "stream.duckdb"))
 	return p, nil
 }
