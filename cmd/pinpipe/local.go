@@ -37,6 +37,7 @@ func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
 		api:       fs.String("api", local.DefaultAPIAddr, "REST API address"),
 		kinesis:   fs.String("kinesis-endpoint", "", "forward the Kinesis routes to this Kinesis API (e.g. kinesalite's http://127.0.0.1:4567) instead of the embedded stream store"),
 		sinkTo:    fs.String("sink-to", "", "where the S3 sink writes: a directory, or s3://BUCKET[/PREFIX] (credentials from the AWS environment; AWS_ENDPOINT_URL_S3 for another S3 server) (default <data-dir>/s3)"),
+		s3api:     fs.String("s3-api", "", "also serve the sink directory as the S3 bucket "+local.SinkBucket+" at this address (e.g. 127.0.0.1:9000), for S3 clients"),
 		flushSize: fs.Int("flush-size", 1, "records per sink object (the connector's flush.size)"),
 		rotate:    fs.Duration("rotate-interval", 10*time.Second, "also cut a sink object this long after its first record (0: only by --flush-size)"),
 	}

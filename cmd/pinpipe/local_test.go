@@ -60,6 +60,7 @@ func TestLocalFlags(t *testing.T) {
 	}{
 		{[]string{"local", "--help"}, 0, "Usage: pinpipe local"},
 		{[]string{"serve", "--help"}, 0, "--kinesis-endpoint"},
+		{[]string{"serve", "--help"}, 0, "--s3-api"},
 		{[]string{"local", "--count", "0"}, 1, "--count 0: want 1 or more"},
 		{[]string{"local", "--user-id", "Bad_ID"}, 1, "--user-id"},
 		{[]string{"serve", "--flush-size", "0"}, 1, "--flush-size 0"},
