@@ -127,8 +127,14 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		FlushSize: cfg.FlushSize, RotateInterval: cfg.RotateInterval, Logf: cfg.Logf}); err != nil {
 		return p, err
 	}
+	// A real Kinesis allows 5 GetShardIterator calls a second per shard; the forwarder makes
+	// one per read, so poll it at most once a second.
+	poll := 200 * time.Millisecond
+	if cfg.KinesisEndpoint != "" {
+		poll = time.Second
+	}
 	if p.Cleaner, err = OpenCleaner(ctx, CleanerConfig{UserID: cfg.UserID, Streams: p.Streams,
-		DBPath: filepath.Join(cfg.DataDir, "stream.duckdb"), Wake: wake, Logf: cfg.Logf}); err != nil {
+		DBPath: filepath.Join(cfg.DataDir, "stream.duckdb"), Wake: wake, Poll: poll, Logf: cfg.Logf}); err != nil {
 		return p, err
 	}
 	if cfg.S3Addr != "" {
