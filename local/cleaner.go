@@ -219,6 +219,9 @@ func (c *Cleaner) pass(ctx context.Context) (int, error) {
 			recs, err := c.cfg.Streams.ReadShard(ctx, name, sh, after, c.cfg.BatchSize)
 			if err != nil {
 				var se *StreamError
+				if errors.As(err, &se) && (se.Type == "ProvisionedThroughputExceededException" || se.Type == "LimitExceededException") {
+					continue // throttled: this shard waits for the next pass
+				}
 				if errors.As(err, &se) && se.Type == "ResourceNotFoundException" {
 					c.mu.Lock()
 					delete(c.shardsAt, name) // deleted: forget until the next refresh
