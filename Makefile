@@ -13,7 +13,7 @@ build:
 	$(GO) build -o $(BIN) ./cmd/pinpipe
 
 demo: build
-	./$(BIN) demo
+	./$(BIN) local
 
 # setup installs the real parts the tests drive (MariaDB, Chromium, kcat, shellcheck from apt;
 # the CDK CLI, velocityjs and kinesalite from npm). It does nothing when they are present.

@@ -41,6 +41,8 @@ func init() {
 		{"version", "print the version", runVersion},
 		{"analyse", "run the batch analysis over the S3 sink's files (directory or S3)", runAnalyse},
 		{"query", "run SQL over the clean tables of an analyse run", runQuery},
+		{"local", "run the whole pipeline on this machine, emulator and analysis included", runLocal},
+		{"serve", "serve the local pipeline (broker, API, sink, stream cleaner) until Ctrl-C", runServe},
 	}
 }
 

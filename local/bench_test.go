@@ -1,0 +1,148 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// benchValue is a pin record of a typical size (~500 bytes).
+var benchValue = `{"index":7528,"unique_id":"fbe53c66-3442-4773-b19e-d3ec6f54dddf","title":"No Title Data Available","description":"No description available Story format","poster_name":"User Info Error","follower_count":"User Info Error","tag_list":"N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e","is_image_or_video":"multi-video(story page format)","image_src":"Image src error.","downloaded":0,"save_location":"Local save in /data/mens-fashion","category":"mens-fashion"}`
+
+func benchClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}}
+}
+
+func post(b *testing.B, c *http.Client, url, body string) {
+	resp, err := c.Post(url, kjson, strings.NewReader(body))
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b.Fatalf("status %d", resp.StatusCode)
+	}
+}
+
+// BenchmarkIngestSingleRecordPOST: one record per POST /topics/{topic} through the local API,
+// 16 clients in parallel (the emulator's way). Metric: posts/s.
+func BenchmarkIngestSingleRecordPOST(b *testing.B) {
+	srv, _, _, _ := startAPI(b)
+	c := benchClient()
+	url, body := srv.URL+"/topics/t1.pin", `{"records":[{"value":`+benchValue+`}]}`
+	b.SetParallelism(16 / max(1, min(16, testingProcs())))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			post(b, c, url, body)
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "posts/s")
+}
+
+// BenchmarkIngest100RecordPOST: 100 records per POST through the local API, 16 clients.
+// Metric: records/s, to set against BenchmarkDirectProduce.
+func BenchmarkIngest100RecordPOST(b *testing.B) {
+	srv, _, _, _ := startAPI(b)
+	c := benchClient()
+	var sb strings.Builder
+	sb.WriteString(`{"records":[`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(`{"value":` + benchValue + `}`)
+	}
+	sb.WriteString(`]}`)
+	url, body := srv.URL+"/topics/t1.pin", sb.String()
+	b.SetParallelism(16 / max(1, min(16, testingProcs())))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			post(b, c, url, body)
+		}
+	})
+	b.ReportMetric(float64(100*b.N)/time.Since(start).Seconds(), "records/s")
+}
+
+// BenchmarkDirectProduce is the ceiling for the two above: the same records produced straight
+// to the embedded broker with franz-go (batches of 100 awaited, 16 producers), no HTTP.
+// Metric: records/s.
+func BenchmarkDirectProduce(b *testing.B) {
+	br := startBroker(b, b.TempDir())
+	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
+		kgo.MaxBufferedRecords(1<<16))
+	require.NoError(b, err)
+	defer cl.Close()
+	val := compactJSON([]byte(benchValue))
+	b.SetParallelism(16 / max(1, min(16, testingProcs())))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		recs := make([]*kgo.Record, 100)
+		for pb.Next() {
+			for i := range recs {
+				recs[i] = &kgo.Record{Topic: "t1.pin", Value: val}
+			}
+			if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(100*b.N)/time.Since(start).Seconds(), "records/s")
+}
+
+// BenchmarkStreamLatency measures, per record, the time from PUT /streams/{name}/record to the
+// clean row being committed in the stream table (the cleaner's checkpoint passing it), one
+// record at a time. Metrics: p50 and p99 in ms.
+func BenchmarkStreamLatency(b *testing.B) {
+	p := startPipeline(b, b.TempDir())
+	defer p.Close()
+	c := benchClient()
+	stream := "streaming-" + testUser + "-pin"
+	var seq atomic.Int64
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		body := fmt.Sprintf(`{"StreamName":%q,"Data":%s,"PartitionKey":"k%d"}`, stream, benchValue, seq.Add(1))
+		t0 := time.Now()
+		req, _ := http.NewRequest(http.MethodPut, p.URL+"/streams/"+stream+"/record", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = p.Cleaner.WaitFor(ctx, p.API.StreamMarks())
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99-ms")
+}
+
+// testingProcs is GOMAXPROCS, which RunParallel multiplies by SetParallelism.
+func testingProcs() int { return runtime.GOMAXPROCS(0) }

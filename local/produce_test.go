@@ -1,0 +1,62 @@
+package local
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFastProduce(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		fast bool // the fast path handles it itself
+	}{
+		{`{"records":[{"value":{"a":1}}]}`, true},
+		{` { "records" : [ { "value" : [1, 2.5e3, -0, "x\"\u00e9"], "key": "k", "partition": 0 } , null ] , "x": {"y":[]} } `, true},
+		{`{"records":null}`, true},
+		{`{}`, true},
+		{`{"records":[{"value":1,"value":2}]}`, true},
+		{`{"rec\u006frds":[{"value":1}]}`, false},
+		{`{"records":[{"value":1,"partition":1.0}]}`, false},
+		{`{"records":[{"value":1,"partition":99999999999}]}`, false},
+		{`{"records":[{"value":01}]}`, false},
+		{`{"records":[{"value":"a` + "\x01" + `"}]}`, false},
+		{`{"records":[{"value":1}]} x`, false},
+		{`{"records":{}}`, false},
+		{`{"records":[1]}`, false},
+		{`{"records":[{"value":tru}]}`, false},
+		{`{"records":[{"value":"\x"}]}`, false},
+		{`[`, false},
+	} {
+		fast, ok := fastProduce([]byte(c.body))
+		assert.Equal(t, c.fast, ok, c.body)
+		var std produceRequest
+		err := json.Unmarshal([]byte(c.body), &std)
+		if ok {
+			require.NoError(t, err, c.body)
+			assert.Equal(t, std, fast, c.body)
+		}
+	}
+}
+
+// FuzzDecodeProduce: whenever the fast path accepts a body, encoding/json accepts it too and
+// decodes the same records; when encoding/json rejects it, so does decodeProduce.
+func FuzzDecodeProduce(f *testing.F) {
+	for _, s := range []string{`{"records":[{"value":{"a":1},"key":"k","partition":2}]}`, `{"records":[null,{"value":[1,{"b":null}]}]}`,
+		`{"records":[{"value":"\ud83d\ude00 \\ \/"}], "other": -1.5e-3}`, `{"records":[{"value":1,"partition":-1}]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var std produceRequest
+		stdErr := json.Unmarshal(body, &std)
+		fast, ok := fastProduce(body)
+		if ok {
+			require.NoError(t, stdErr, "fast path accepted what encoding/json rejects: %q", body)
+			require.Equal(t, std, fast, "%q", body)
+		}
+		_, err := decodeProduce(body)
+		require.Equal(t, stdErr == nil, err == nil, "%q", body)
+	})
+}
