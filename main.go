@@ -3,13 +3,24 @@
 package main
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/pinpipe/pinpipe/stacks"
 )
 
 func main() {
-	defer jsii.Close()
 	app := awscdk.NewApp(nil)
-	// The stacks are added by stacks.NewPipeline as they are built.
+	cfg, err := stacks.LoadConfig(app.Node())
+	if err != nil {
+		jsii.Close()
+		fmt.Fprintln(os.Stderr, "pinpipe:", err)
+		os.Exit(1)
+	}
+	stacks.NewPipeline(app, cfg)
 	app.Synth(nil)
+	jsii.Close()
 }

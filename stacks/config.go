@@ -1,0 +1,314 @@
+// Package stacks declares the pinpipe pipeline on AWS: one file per stack, stateful resources
+// (network, storage, Kafka) apart from the stateless ones that can be re-created at will, all
+// configured by one Config read from cdk.json context.
+package stacks
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/pinpipe/pinpipe/record"
+)
+
+// Config is the whole configuration of the CDK app. Every field has a context key of the same
+// name in lowerCamelCase (the `ctx` tag); a key that is absent takes the default below. Values may
+// be JSON typed in cdk.json or strings from `cdk synth -c key=value`.
+type Config struct {
+	// UserID names everything: topics <userId>.pin|geo|user, streams streaming-<userId>-…,
+	// buckets and stacks. Lower-case letters, digits and '-'. Default "demo".
+	UserID string `ctx:"userId"`
+	// Account and Region come from CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION (set by the CDK CLI
+	// from the active AWS profile). Empty means an environment-agnostic synth.
+	Account string
+	Region  string
+
+	// KafkaVersion of the MSK cluster and of the Kafka client installed on the proxy instance.
+	KafkaVersion string `ctx:"kafkaVersion"`
+	// ExistingMskClusterArn imports that cluster instead of creating one. It must be reachable
+	// from the pinpipe VPC on port 9098 (IAM auth) and have IAM client authentication on.
+	ExistingMskClusterArn string `ctx:"existingMskClusterArn"`
+	// MskInstanceType of the two brokers of a created cluster.
+	MskInstanceType string `ctx:"mskInstanceType"`
+	// MskVolumeGiB is the EBS volume of each broker.
+	MskVolumeGiB int `ctx:"mskVolumeGiB"`
+	// ManageTopics declares the three topics (AWS::MSK::Topic). Turn it off for an existing
+	// cluster that already has them.
+	ManageTopics bool `ctx:"manageTopics"`
+	// TopicPartitions and TopicReplicationFactor of the declared topics.
+	TopicPartitions        int `ctx:"topicPartitions"`
+	TopicReplicationFactor int `ctx:"topicReplicationFactor"`
+
+	// ProxyInstanceType of the Kafka client / REST proxy instance.
+	ProxyInstanceType string `ctx:"proxyInstanceType"`
+	// ConfluentVersion of the Confluent Community package that provides the REST proxy.
+	ConfluentVersion string `ctx:"confluentVersion"`
+	// MskIamAuthVersion of aws-msk-iam-auth, the SASL mechanism AWS_MSK_IAM for Java clients.
+	MskIamAuthVersion string `ctx:"mskIamAuthVersion"`
+
+	// ConnectorVersion of the Confluent S3 sink connector, downloaded by the deploy-time Lambda.
+	ConnectorVersion string `ctx:"connectorVersion"`
+	// ConnectorURL overrides the download URL derived from ConnectorVersion.
+	ConnectorURL string `ctx:"connectorUrl"`
+	// ConnectorSha256, when set, must match the downloaded zip (hex) or the deployment fails.
+	ConnectorSha256 string `ctx:"connectorSha256"`
+	// ConnectorZipPath is a local connector zip uploaded as an asset instead of downloading one.
+	ConnectorZipPath string `ctx:"connectorZipPath"`
+	// FlushSize is the S3 sink's flush.size: records per object. The seed uses 1.
+	FlushSize int `ctx:"flushSize"`
+	// ConnectorMcuCount and ConnectorWorkers size the MSK Connect connector.
+	ConnectorMcuCount int `ctx:"connectorMcuCount"`
+	ConnectorWorkers  int `ctx:"connectorWorkers"`
+
+	// KinesisCapacityMode is PROVISIONED (KinesisShards shards per stream) or ON_DEMAND.
+	KinesisCapacityMode string `ctx:"kinesisCapacityMode"`
+	KinesisShards       int    `ctx:"kinesisShards"`
+
+	// ApiRateLimit and ApiBurstLimit throttle the API key's usage plan (requests per second).
+	ApiRateLimit  int `ctx:"apiRateLimit"`
+	ApiBurstLimit int `ctx:"apiBurstLimit"`
+
+	// NatGateways in the VPC: 1 (default, cheapest) or 2 (one per AZ, no single point).
+	NatGateways int `ctx:"natGateways"`
+	// DestroyData makes `cdk destroy` delete buckets (with their objects) and streams. Default
+	// false: stateful resources are retained.
+	DestroyData bool `ctx:"destroyData"`
+
+	// Scheduler runs the daily batch job: "eventbridge" (default, cheap) or "mwaa" (Airflow, as
+	// the seed). Used by the processing stacks.
+	Scheduler string `ctx:"scheduler"`
+	// Emulator deploys the posting emulator (processing stacks).
+	Emulator bool `ctx:"emulator"`
+	// FirehoseBufferSeconds and FirehoseBufferMiB bound the Firehose delivery of cleaned stream
+	// records (processing stacks).
+	FirehoseBufferSeconds int `ctx:"firehoseBufferSeconds"`
+	FirehoseBufferMiB     int `ctx:"firehoseBufferMiB"`
+}
+
+// DefaultConfig is the configuration with every context key absent.
+func DefaultConfig() Config {
+	return Config{
+		UserID:                 "demo",
+		KafkaVersion:           "3.6.0",
+		MskInstanceType:        "kafka.t3.small",
+		MskVolumeGiB:           10,
+		ManageTopics:           true,
+		TopicPartitions:        1,
+		TopicReplicationFactor: 2,
+		ProxyInstanceType:      "t3.small",
+		ConfluentVersion:       "7.6.1",
+		MskIamAuthVersion:      "2.2.0",
+		ConnectorVersion:       "10.0.3",
+		FlushSize:              1,
+		ConnectorMcuCount:      1,
+		ConnectorWorkers:       1,
+		KinesisCapacityMode:    "PROVISIONED",
+		KinesisShards:          1,
+		ApiRateLimit:           100,
+		ApiBurstLimit:          200,
+		NatGateways:            1,
+		Scheduler:              "eventbridge",
+		Emulator:               true,
+		FirehoseBufferSeconds:  60,
+		FirehoseBufferMiB:      5,
+	}
+}
+
+// ContextGetter is what LoadConfig reads: constructs.Node satisfies it (app.Node()).
+type ContextGetter interface {
+	TryGetContext(key *string) interface{}
+}
+
+// LoadConfig reads the context of node over DefaultConfig and the environment, and validates it.
+// Errors name the context key at fault.
+func LoadConfig(node ContextGetter) (Config, error) {
+	c := DefaultConfig()
+	c.Account = os.Getenv("CDK_DEFAULT_ACCOUNT")
+	c.Region = os.Getenv("CDK_DEFAULT_REGION")
+	get := func(key string) interface{} { k := key; return node.TryGetContext(&k) }
+	var errs []string
+	str := func(key string, dst *string) {
+		switch v := get(key).(type) {
+		case nil:
+		case string:
+			*dst = strings.TrimSpace(v)
+		default:
+			errs = append(errs, fmt.Sprintf("context %q: want a string, got %v", key, v))
+		}
+	}
+	num := func(key string, dst *int) {
+		switch v := get(key).(type) {
+		case nil:
+		case float64:
+			if v != float64(int(v)) {
+				errs = append(errs, fmt.Sprintf("context %q: want a whole number, got %v", key, v))
+				return
+			}
+			*dst = int(v)
+		case string:
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("context %q: want a whole number, got %q", key, v))
+				return
+			}
+			*dst = n
+		default:
+			errs = append(errs, fmt.Sprintf("context %q: want a whole number, got %v", key, v))
+		}
+	}
+	flag := func(key string, dst *bool) {
+		switch v := get(key).(type) {
+		case nil:
+		case bool:
+			*dst = v
+		case string:
+			b, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("context %q: want true or false, got %q", key, v))
+				return
+			}
+			*dst = b
+		default:
+			errs = append(errs, fmt.Sprintf("context %q: want true or false, got %v", key, v))
+		}
+	}
+	str("userId", &c.UserID)
+	str("kafkaVersion", &c.KafkaVersion)
+	str("existingMskClusterArn", &c.ExistingMskClusterArn)
+	str("mskInstanceType", &c.MskInstanceType)
+	num("mskVolumeGiB", &c.MskVolumeGiB)
+	flag("manageTopics", &c.ManageTopics)
+	num("topicPartitions", &c.TopicPartitions)
+	num("topicReplicationFactor", &c.TopicReplicationFactor)
+	str("proxyInstanceType", &c.ProxyInstanceType)
+	str("confluentVersion", &c.ConfluentVersion)
+	str("mskIamAuthVersion", &c.MskIamAuthVersion)
+	str("connectorVersion", &c.ConnectorVersion)
+	str("connectorUrl", &c.ConnectorURL)
+	str("connectorSha256", &c.ConnectorSha256)
+	str("connectorZipPath", &c.ConnectorZipPath)
+	num("flushSize", &c.FlushSize)
+	num("connectorMcuCount", &c.ConnectorMcuCount)
+	num("connectorWorkers", &c.ConnectorWorkers)
+	str("kinesisCapacityMode", &c.KinesisCapacityMode)
+	num("kinesisShards", &c.KinesisShards)
+	num("apiRateLimit", &c.ApiRateLimit)
+	num("apiBurstLimit", &c.ApiBurstLimit)
+	num("natGateways", &c.NatGateways)
+	flag("destroyData", &c.DestroyData)
+	str("scheduler", &c.Scheduler)
+	flag("emulator", &c.Emulator)
+	num("firehoseBufferSeconds", &c.FirehoseBufferSeconds)
+	num("firehoseBufferMiB", &c.FirehoseBufferMiB)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("cdk.json: %s", strings.Join(errs, "; "))
+	}
+	c.KinesisCapacityMode = strings.ToUpper(c.KinesisCapacityMode)
+	c.Scheduler = strings.ToLower(c.Scheduler)
+	c.ConnectorSha256 = strings.ToLower(c.ConnectorSha256)
+	return c, c.Validate()
+}
+
+var (
+	versionRE     = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
+	mskClusterRE  = regexp.MustCompile(`^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9-]+/[A-Za-z0-9-]+$`)
+	sha256RE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	instanceRE    = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9]+$`)
+	mskInstanceRE = regexp.MustCompile(`^kafka\.[a-z0-9]+\.[a-z0-9]+$`)
+)
+
+// Validate checks every field and names the context key of the first one that is wrong.
+func (c Config) Validate() error {
+	bad := func(key, format string, a ...interface{}) error {
+		return fmt.Errorf("cdk.json context %q: %s", key, fmt.Sprintf(format, a...))
+	}
+	between := func(key string, v, lo, hi int) error {
+		if v < lo || v > hi {
+			return bad(key, "%d is out of range [%d, %d]", v, lo, hi)
+		}
+		return nil
+	}
+	if err := record.ValidUserID(c.UserID); err != nil {
+		return bad("userId", "%v", err)
+	}
+	// Bucket names carry the user id, the account and the region: keep them under 63 characters.
+	if len(c.UserID) > 16 {
+		return bad("userId", "%q is longer than 16 characters (it goes into S3 bucket names, at most 63 characters)", c.UserID)
+	}
+	if !versionRE.MatchString(c.KafkaVersion) {
+		return bad("kafkaVersion", "%q is not a version like 3.6.0", c.KafkaVersion)
+	}
+	if c.ExistingMskClusterArn != "" && !mskClusterRE.MatchString(c.ExistingMskClusterArn) {
+		return bad("existingMskClusterArn", "%q is not an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>)", c.ExistingMskClusterArn)
+	}
+	if !mskInstanceRE.MatchString(c.MskInstanceType) {
+		return bad("mskInstanceType", "%q is not an MSK broker type like kafka.t3.small", c.MskInstanceType)
+	}
+	checks := []error{
+		between("mskVolumeGiB", c.MskVolumeGiB, 1, 16384),
+		between("topicPartitions", c.TopicPartitions, 1, 1000),
+		between("topicReplicationFactor", c.TopicReplicationFactor, 1, 3),
+		between("flushSize", c.FlushSize, 1, 1_000_000),
+		between("connectorMcuCount", c.ConnectorMcuCount, 1, 8),
+		between("connectorWorkers", c.ConnectorWorkers, 1, 10),
+		between("kinesisShards", c.KinesisShards, 1, 500),
+		between("apiRateLimit", c.ApiRateLimit, 1, 10000),
+		between("apiBurstLimit", c.ApiBurstLimit, 1, 5000),
+		// The proxy instance downloads its software and reaches AWS APIs through a NAT gateway.
+		between("natGateways", c.NatGateways, 1, 2),
+		between("firehoseBufferSeconds", c.FirehoseBufferSeconds, 0, 900),
+		between("firehoseBufferMiB", c.FirehoseBufferMiB, 1, 128),
+	}
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	if !instanceRE.MatchString(c.ProxyInstanceType) {
+		return bad("proxyInstanceType", "%q is not an EC2 instance type like t3.small", c.ProxyInstanceType)
+	}
+	for key, v := range map[string]string{"confluentVersion": c.ConfluentVersion, "mskIamAuthVersion": c.MskIamAuthVersion, "connectorVersion": c.ConnectorVersion} {
+		if !versionRE.MatchString(v) {
+			return bad(key, "%q is not a version like 1.2.3", v)
+		}
+	}
+	if c.ConnectorURL != "" && !strings.HasPrefix(c.ConnectorURL, "https://") {
+		return bad("connectorUrl", "%q must be an https:// URL", c.ConnectorURL)
+	}
+	if c.ConnectorSha256 != "" && !sha256RE.MatchString(c.ConnectorSha256) {
+		return bad("connectorSha256", "want 64 hexadecimal digits, got %q", c.ConnectorSha256)
+	}
+	if c.ConnectorZipPath != "" {
+		if st, err := os.Stat(c.ConnectorZipPath); err != nil || st.IsDir() || !strings.HasSuffix(c.ConnectorZipPath, ".zip") {
+			return bad("connectorZipPath", "%q is not a readable .zip file", c.ConnectorZipPath)
+		}
+	}
+	switch c.KinesisCapacityMode {
+	case "PROVISIONED", "ON_DEMAND":
+	default:
+		return bad("kinesisCapacityMode", "%q: want PROVISIONED or ON_DEMAND", c.KinesisCapacityMode)
+	}
+	switch c.Scheduler {
+	case "eventbridge", "mwaa":
+	default:
+		return bad("scheduler", "%q: want eventbridge or mwaa", c.Scheduler)
+	}
+	return nil
+}
+
+// ConnectorDownloadURL is where the deploy-time Lambda fetches the S3 sink connector zip.
+func (c Config) ConnectorDownloadURL() string {
+	if c.ConnectorURL != "" {
+		return c.ConnectorURL
+	}
+	return fmt.Sprintf("https://d1i4a15mxbxib1.cloudfront.net/api/plugins/confluentinc/kafka-connect-s3/versions/%[1]s/confluentinc-kafka-connect-s3-%[1]s.zip", c.ConnectorVersion)
+}
+
+// Name is a resource name prefix unique to the user id: "pinpipe-<userId>-<suffix>".
+func (c Config) Name(suffix string) string { return "pinpipe-" + c.UserID + "-" + suffix }
+
+var _ ContextGetter = constructs.Node(nil)

@@ -1,0 +1,95 @@
+package stacks
+
+import (
+	"strings"
+	"testing"
+)
+
+// fakeContext is cdk.json context as the CDK hands it over: JSON types, or strings from -c.
+type fakeContext map[string]interface{}
+
+func (f fakeContext) TryGetContext(key *string) interface{} { return f[*key] }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+	t.Setenv("CDK_DEFAULT_REGION", "us-east-1")
+	c, err := LoadConfig(fakeContext{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.Account, want.Region = "123456789012", "us-east-1"
+	if c != want {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+	if c.UserID != "demo" || c.FlushSize != 1 || c.NatGateways != 1 || c.Scheduler != "eventbridge" {
+		t.Errorf("defaults changed: %+v", c)
+	}
+}
+
+func TestLoadConfigTypes(t *testing.T) {
+	c, err := LoadConfig(fakeContext{
+		"userId": "0ec858bf1407", "flushSize": "100", "natGateways": 2.0, "destroyData": "true",
+		"emulator": false, "kinesisCapacityMode": "on_demand", "scheduler": "MWAA",
+		"existingMskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest/5f7a1b2c-0000-1111-2222-333344445555-2",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UserID != "0ec858bf1407" || c.FlushSize != 100 || c.NatGateways != 2 || !c.DestroyData || c.Emulator ||
+		c.KinesisCapacityMode != "ON_DEMAND" || c.Scheduler != "mwaa" || c.ExistingMskClusterArn == "" {
+		t.Errorf("got %+v", c)
+	}
+}
+
+// Every bad value is refused with an error naming its context key.
+func TestLoadConfigNamesTheBadKey(t *testing.T) {
+	for _, tc := range []struct {
+		key   string
+		value interface{}
+	}{
+		{"userId", "Has Spaces"},
+		{"userId", "a-very-long-user-id-indeed"},
+		{"userId", 12.0},
+		{"kafkaVersion", "latest"},
+		{"existingMskClusterArn", "arn:aws:s3:::bucket"},
+		{"mskInstanceType", "t3.small"},
+		{"flushSize", 0.0},
+		{"flushSize", "ten"},
+		{"flushSize", 1.5},
+		{"natGateways", 0.0},
+		{"natGateways", 3.0},
+		{"destroyData", "yes please"},
+		{"kinesisCapacityMode", "SERVERLESS"},
+		{"kinesisShards", 0.0},
+		{"scheduler", "cron"},
+		{"connectorSha256", "abc"},
+		{"connectorUrl", "http://example.com/x.zip"},
+		{"connectorZipPath", "/no/such/file.zip"},
+		{"confluentVersion", "7.6"},
+		{"proxyInstanceType", "big"},
+		{"topicReplicationFactor", 4.0},
+		{"firehoseBufferSeconds", 901.0},
+		{"apiRateLimit", -1.0},
+	} {
+		_, err := LoadConfig(fakeContext{tc.key: tc.value})
+		if err == nil {
+			t.Errorf("%s=%v: accepted", tc.key, tc.value)
+			continue
+		}
+		if !strings.Contains(err.Error(), `"`+tc.key+`"`) {
+			t.Errorf("%s=%v: error does not name the key: %v", tc.key, tc.value, err)
+		}
+	}
+}
+
+func TestConnectorDownloadURL(t *testing.T) {
+	c := DefaultConfig()
+	if got := c.ConnectorDownloadURL(); !strings.HasSuffix(got, "/versions/10.0.3/confluentinc-kafka-connect-s3-10.0.3.zip") {
+		t.Errorf("got %s", got)
+	}
+	c.ConnectorURL = "https://mirror.example/s3.zip"
+	if got := c.ConnectorDownloadURL(); got != c.ConnectorURL {
+		t.Errorf("got %s", got)
+	}
+}

@@ -1,0 +1,65 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Pipeline is every stack of the app. The stateful stacks (Network, Storage, Kafka) hold what
+// cannot be re-created without loss or long waits; the stateless ones reference them.
+type Pipeline struct {
+	Config  Config
+	Network *NetworkStack
+	Storage *StorageStack
+	Kafka   *KafkaStack
+}
+
+// NewPipeline declares all stacks of the pipeline in scope (the App) from cfg, which must have
+// been validated (LoadConfig does it).
+func NewPipeline(scope constructs.Construct, cfg Config) *Pipeline {
+	if err := cfg.Validate(); err != nil {
+		panic(err.Error())
+	}
+	p := &Pipeline{Config: cfg}
+	base := cfg.StackProps()
+	awscdk.Tags_Of(scope).Add(jsii.String("project"), jsii.String("pinpipe"), nil)
+	awscdk.Tags_Of(scope).Add(jsii.String("pinpipe:user"), jsii.String(cfg.UserID), nil)
+
+	p.Network = NewNetworkStack(scope, cfg.StackID("Network"), &NetworkStackProps{StackProps: base, Config: cfg})
+	p.Storage = NewStorageStack(scope, cfg.StackID("Storage"), &StorageStackProps{StackProps: base, Config: cfg})
+	p.Kafka = NewKafkaStack(scope, cfg.StackID("Kafka"), &KafkaStackProps{
+		StackProps: base, Config: cfg, Vpc: p.Network.Vpc,
+	})
+	return p
+}
+
+// StackID is the construct id (and CloudFormation stack name) of a stack: Pinpipe-<userId>-<name>.
+func (c Config) StackID(name string) string { return fmt.Sprintf("Pinpipe-%s-%s", c.UserID, name) }
+
+// StackProps is the environment every stack is deployed to: the CLI's account and region when
+// known, environment-agnostic otherwise.
+func (c Config) StackProps() awscdk.StackProps {
+	sp := awscdk.StackProps{}
+	if c.Account != "" || c.Region != "" {
+		env := &awscdk.Environment{}
+		if c.Account != "" {
+			env.Account = jsii.String(c.Account)
+		}
+		if c.Region != "" {
+			env.Region = jsii.String(c.Region)
+		}
+		sp.Env = env
+	}
+	return sp
+}
+
+// removal is the removal policy of stateful resources: RETAIN unless destroyData is set.
+func (c Config) removal() awscdk.RemovalPolicy {
+	if c.DestroyData {
+		return awscdk.RemovalPolicy_DESTROY
+	}
+	return awscdk.RemovalPolicy_RETAIN
+}
