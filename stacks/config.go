@@ -78,11 +78,14 @@ type Config struct {
 	// false: stateful resources are retained.
 	DestroyData bool `ctx:"destroyData"`
 
-	// Scheduler runs the daily batch job: "eventbridge" (default, cheap) or "mwaa" (Airflow, as
-	// the seed). Used by the processing stacks.
+	// Scheduler runs the daily batch job: "mwaa" (default: Airflow, as the seed) or
+	// "eventbridge" (EventBridge Scheduler, the cheap option). Used by the processing stacks.
 	Scheduler string `ctx:"scheduler"`
-	// Emulator deploys the posting emulator (processing stacks).
+	// Emulator deploys the posting emulator on a schedule (processing stacks). Default false:
+	// nothing posts data, and costs accrue, until a user asks for it.
 	Emulator bool `ctx:"emulator"`
+	// AlarmEmail, when set, is subscribed to the alarm topic (the address confirms by mail).
+	AlarmEmail string `ctx:"alarmEmail"`
 	// FirehoseBufferSeconds and FirehoseBufferMiB bound the Firehose delivery of cleaned stream
 	// records (processing stacks).
 	FirehoseBufferSeconds int `ctx:"firehoseBufferSeconds"`
@@ -111,8 +114,8 @@ func DefaultConfig() Config {
 		ApiRateLimit:           100,
 		ApiBurstLimit:          200,
 		NatGateways:            1,
-		Scheduler:              "eventbridge",
-		Emulator:               true,
+		Scheduler:              "mwaa",
+		Emulator:               false,
 		FirehoseBufferSeconds:  60,
 		FirehoseBufferMiB:      5,
 	}
@@ -202,6 +205,7 @@ func LoadConfig(node ContextGetter) (Config, error) {
 	flag("destroyData", &c.DestroyData)
 	str("scheduler", &c.Scheduler)
 	flag("emulator", &c.Emulator)
+	str("alarmEmail", &c.AlarmEmail)
 	num("firehoseBufferSeconds", &c.FirehoseBufferSeconds)
 	num("firehoseBufferMiB", &c.FirehoseBufferMiB)
 	if len(errs) > 0 {
@@ -219,6 +223,7 @@ var (
 	sha256RE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	instanceRE    = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9]+$`)
 	mskInstanceRE = regexp.MustCompile(`^kafka\.[a-z0-9]+\.[a-z0-9]+$`)
+	emailRE       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
 // Validate checks every field and names the context key of the first one that is wrong.
@@ -291,6 +296,9 @@ func (c Config) Validate() error {
 	case "PROVISIONED", "ON_DEMAND":
 	default:
 		return bad("kinesisCapacityMode", "%q: want PROVISIONED or ON_DEMAND", c.KinesisCapacityMode)
+	}
+	if c.AlarmEmail != "" && !emailRE.MatchString(c.AlarmEmail) {
+		return bad("alarmEmail", "%q is not an e-mail address", c.AlarmEmail)
 	}
 	switch c.Scheduler {
 	case "eventbridge", "mwaa":

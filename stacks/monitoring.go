@@ -5,47 +5,56 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/pinpipe/pinpipe/constructs/monitoring"
+	"github.com/pinpipe/pinpipe/record"
 )
 
 // MonitoringStackProps configures the monitoring stack: what to watch.
 type MonitoringStackProps struct {
 	awscdk.StackProps
-	UserID string
+	Config Config
 	// Api is the REST API's name and stage (nil: not watched).
 	Api *monitoring.Api
 	// Streams by kind; DeliveryStreams (names) by kind; Functions by label.
-	Streams         map[string]awskinesis.IStream
-	DeliveryStreams map[string]*string
+	Streams         map[record.Kind]awskinesis.Stream
+	DeliveryStreams map[record.Kind]*string
 	Functions       map[string]awslambda.IFunction
 	// EcsClusterArn of the batch cluster.
 	EcsClusterArn *string
-	// AlarmEmail is subscribed to the alarm topic when set.
-	AlarmEmail string
 }
 
-// MonitoringStack is the dashboard and the alarms.
+// MonitoringStack is the dashboard pinpipe-<userId>-dashboard and the alarms.
 type MonitoringStack struct {
 	awscdk.Stack
 	Monitoring *monitoring.Monitoring
 }
 
-// NewMonitoringStack declares the dashboard "pinpipe-<userId>" and its alarms.
+// NewMonitoringStack declares the dashboard and its alarms.
 func NewMonitoringStack(scope constructs.Construct, id string, props *MonitoringStackProps) *MonitoringStack {
-	if props == nil || props.UserID == "" {
-		panic("stacks.MonitoringStackProps: UserID is required")
+	if props == nil {
+		panic("stacks.MonitoringStackProps: required")
 	}
-	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	cfg := props.Config
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	streams := map[string]awskinesis.IStream{}
+	for k, st := range props.Streams {
+		streams[kindTitle(k)] = st
+	}
+	delivery := map[string]*string{}
+	for k, name := range props.DeliveryStreams {
+		delivery[kindTitle(k)] = name
+	}
 	s := &MonitoringStack{Stack: stack}
 	s.Monitoring = monitoring.New(stack, "Monitoring", &monitoring.Props{
-		Name:            "pinpipe-" + props.UserID,
+		Name:            cfg.Name("dashboard"),
 		Api:             props.Api,
-		Streams:         props.Streams,
-		DeliveryStreams: props.DeliveryStreams,
+		Streams:         streams,
+		DeliveryStreams: delivery,
 		Functions:       props.Functions,
 		EcsClusterArn:   props.EcsClusterArn,
-		AlarmEmail:      props.AlarmEmail,
+		AlarmEmail:      cfg.AlarmEmail,
 	})
 	return s
 }

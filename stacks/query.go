@@ -9,93 +9,86 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/pinpipe/pinpipe/constructs/athena"
 	"github.com/pinpipe/pinpipe/constructs/gluetable"
 	"github.com/pinpipe/pinpipe/constructs/golambda"
+	"github.com/pinpipe/pinpipe/record"
 )
 
 // AnalysisSQLDir holds the analysis queries the batch job runs, one <name>.sql per output.
 const AnalysisSQLDir = "analytics/sql"
 
-// CleanPrefix is where the batch job writes the clean tables, one folder of Parquet files per
-// kind (<CleanPrefix><kind>/); the named queries run over them.
+// CleanPrefix is where the Glue tables over the batch job's clean Parquet look, one folder per
+// kind (<CleanPrefix><kind>/).
 const CleanPrefix = BatchPrefix + "clean/"
+
+// AthenaPrefix is where Athena writes query results in the results bucket.
+const AthenaPrefix = "athena/"
 
 // QueryStackProps configures the query stack.
 type QueryStackProps struct {
 	awscdk.StackProps
-	UserID string
-	// DatabaseName is the Glue database (made by the streaming stack) the tables go in.
+	Config Config
+	// DatabaseName is the Glue database (the streaming stack's) the tables go in.
 	DatabaseName string
 	// Sink holds the raw records under SinkPrefix; Results the clean tables under CleanPrefix
-	// and Athena's results under athena/.
+	// and Athena's results under AthenaPrefix.
 	Sink    awss3.IBucket
 	Results awss3.IBucket
-	// BytesScannedCutoff per query, in bytes. Default 10 GiB.
-	BytesScannedCutoff float64
-	// ModuleRoot holds go.mod (and analytics/sql). Default: found from the working directory.
-	ModuleRoot string
 }
 
 // QueryStack makes the pipeline's data queryable with Athena.
 type QueryStack struct {
 	awscdk.Stack
 	Workgroup *athena.Workgroup
-	Raw       map[string]*gluetable.Table
-	Clean     map[string]*gluetable.Table
+	Raw       map[record.Kind]*gluetable.Table
+	Clean     map[record.Kind]*gluetable.Table
 }
-
-// RawTableName and CleanTableName name the Glue tables of a kind. The clean tables carry the
-// names the analysis SQL uses (pin, geo, user), so the queries run unchanged.
-func RawTableName(kind string) string   { return "raw_" + kind }
-func CleanTableName(kind string) string { return kind }
 
 // NewQueryStack declares the raw and clean tables, the workgroup and the named queries.
 func NewQueryStack(scope constructs.Construct, id string, props *QueryStackProps) *QueryStack {
-	if props == nil || props.UserID == "" || props.DatabaseName == "" || props.Sink == nil || props.Results == nil {
-		panic("stacks.QueryStackProps: UserID, DatabaseName, Sink and Results are required")
+	if props == nil || props.DatabaseName == "" || props.Sink == nil || props.Results == nil {
+		panic("stacks.QueryStackProps: DatabaseName, Sink and Results are required")
 	}
-	root := props.ModuleRoot
-	if root == "" {
-		var err error
-		if root, err = golambda.FindModuleRoot(); err != nil {
-			panic("stacks.QueryStackProps.ModuleRoot: " + err.Error())
-		}
+	cfg := props.Config
+	root, err := golambda.FindModuleRoot()
+	if err != nil {
+		panic("stacks.NewQueryStack: " + err.Error())
 	}
 	queries, err := AthenaQueries(filepath.Join(root, AnalysisSQLDir))
 	if err != nil {
 		panic(err.Error())
 	}
-	stack := awscdk.NewStack(scope, &id, &props.StackProps)
-	s := &QueryStack{Stack: stack, Raw: map[string]*gluetable.Table{}, Clean: map[string]*gluetable.Table{}}
-	for _, k := range Kinds {
-		s.Raw[k] = gluetable.New(stack, "Raw"+k, &gluetable.Props{
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	s := &QueryStack{Stack: stack, Raw: map[record.Kind]*gluetable.Table{}, Clean: map[record.Kind]*gluetable.Table{}}
+	for _, k := range record.Kinds {
+		s.Raw[k] = gluetable.New(stack, "Raw"+kindTitle(k), &gluetable.Props{
 			DatabaseName: props.DatabaseName,
 			Name:         RawTableName(k),
-			Description:  "Raw " + k + " records as the S3 sink wrote them (for exploration; the analysis uses the clean table)",
+			Description:  "Raw " + string(k) + " records as the S3 sink wrote them (for exploration; the analysis reads the clean table)",
 			Bucket:       props.Sink,
-			Prefix:       SinkPrefix + props.UserID + "." + k + "/",
+			Prefix:       SinkPrefix + record.Topic(cfg.UserID, k) + "/",
 			Format:       gluetable.JSON,
 			Columns:      RawColumns[k],
 		})
-		s.Clean[k] = gluetable.New(stack, "Clean"+k, &gluetable.Props{
+		s.Clean[k] = gluetable.New(stack, "Clean"+kindTitle(k), &gluetable.Props{
 			DatabaseName: props.DatabaseName,
 			Name:         CleanTableName(k),
-			Description:  "Clean " + k + " rows written by the batch job (Parquet)",
+			Description:  "Clean " + string(k) + " rows written by the batch job (Parquet)",
 			Bucket:       props.Results,
-			Prefix:       CleanPrefix + k + "/",
+			Prefix:       CleanPrefix + string(k) + "/",
 			Format:       gluetable.Parquet,
 			Columns:      CleanColumns[k],
 		})
 	}
 	s.Workgroup = athena.New(stack, "Athena", &athena.Props{
-		Name:               "pinpipe-" + props.UserID,
-		Results:            props.Results,
-		ResultsPrefix:      "athena/",
-		BytesScannedCutoff: props.BytesScannedCutoff,
-		Database:           props.DatabaseName,
-		Queries:            queries,
+		Name:          cfg.Name("athena"),
+		Results:       props.Results,
+		ResultsPrefix: AthenaPrefix,
+		Database:      props.DatabaseName,
+		Queries:       queries,
 	})
 	return s
 }

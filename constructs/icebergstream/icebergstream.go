@@ -176,7 +176,10 @@ func New(scope constructs.Construct, id string, props *Props) *IcebergStream {
 		Retention:     p.LogRetention,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	logStream := s.LogGroup.AddStream(jsii.String("DestinationDelivery"), nil)
+	logStream := awslogs.NewLogStream(c, jsii.String("DeliveryLog"), &awslogs.LogStreamProps{
+		LogGroup:      s.LogGroup,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
 
 	s.Role = awsiam.NewRole(c, jsii.String("Role"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("firehose.amazonaws.com"), &awsiam.ServicePrincipalOpts{
