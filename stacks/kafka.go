@@ -1,6 +1,10 @@
 package stacks
 
 import (
+	"fmt"
+	"regexp"
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -156,23 +160,38 @@ func NewKafkaStack(scope constructs.Construct, id string, props *KafkaStackProps
 	return s
 }
 
-// clusterPart is element i of the cluster ARN split on '/': 1 the cluster name, 2 its UUID.
-func (s *KafkaStack) clusterPart(i float64) *string {
-	return awscdk.Fn_Select(jsii.Number(i), awscdk.Fn_Split(jsii.String("/"), s.ClusterArn, jsii.Number(3)))
+// kafkaArn is arn:<partition>:kafka:<region>:<account>:<kind>/<cluster name>/<cluster uuid>/<name>,
+// the form of MSK topic and group ARNs for IAM access control. An imported cluster's ARN is
+// parsed here; a created cluster's UUID is known at deploy time only.
+func (s *KafkaStack) kafkaArn(kind, name string) *string {
+	if s.Cluster == nil {
+		arn := *s.ClusterArn // validated by Config: arn:<partition>:kafka:<region>:<account>:cluster/<name>/<uuid>
+		prefix, rest, _ := strings.Cut(arn, ":cluster/")
+		return jsii.String(prefix + ":" + kind + "/" + rest + "/" + name)
+	}
+	uuid := awscdk.Fn_Select(jsii.Number(2), awscdk.Fn_Split(jsii.String("/"), s.ClusterArn, jsii.Number(3)))
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":kafka:"), awscdk.Aws_REGION(),
+		jsii.String(":"), awscdk.Aws_ACCOUNT_ID(), jsii.String(":" + kind + "/" + *s.Cluster.ClusterName() + "/"),
+		uuid, jsii.String("/" + name),
+	})
 }
 
-// kafkaArn is arn:<partition>:kafka:<region>:<account>:<kind>/<cluster name>/<cluster uuid>/<name>,
-// the form of MSK topic and group ARNs for IAM access control. The region and account are the
-// cluster's, taken from its ARN so an imported cluster in another region still matches.
-func (s *KafkaStack) kafkaArn(kind, name string) *string {
-	arnParts := awscdk.Fn_Split(jsii.String(":"), s.ClusterArn, jsii.Number(6))
-	return awscdk.Fn_Join(jsii.String(""), &[]*string{
-		jsii.String("arn:"), awscdk.Fn_Select(jsii.Number(1), arnParts),
-		jsii.String(":kafka:"), awscdk.Fn_Select(jsii.Number(3), arnParts),
-		jsii.String(":"), awscdk.Fn_Select(jsii.Number(4), arnParts),
-		jsii.String(":" + kind + "/"), s.clusterPart(1), jsii.String("/"), s.clusterPart(2),
-		jsii.String("/" + name),
-	})
+// NagSuppressKafkaWildcards records on construct why its policy may name this user's topics
+// (<userId>.*) and the given groups and topics by prefix: MSK topic and group ARNs end in the
+// name, so a trailing '*' is a name prefix on this one cluster, not a wildcard over resources.
+func (s *KafkaStack) NagSuppressKafkaWildcards(construct interface{}, prefixes ...string) {
+	names := []string{regexp.QuoteMeta(s.userID + ".")}
+	for _, p := range prefixes {
+		names = append(names, regexp.QuoteMeta(p))
+	}
+	reason := "MSK topic and group ARNs end in the name: a trailing * is a name prefix on this one cluster " +
+		"(this user's topics " + s.userID + ".*"
+	if len(prefixes) > 0 {
+		reason += "; " + strings.Join(prefixes, "*, ") + "*"
+	}
+	nagSuppress(construct, "AwsSolutions-IAM5", reason+")",
+		fmt.Sprintf(`/^Resource::arn:.*:kafka:.*:(topic|group)\/.*\/(%s)\*$/`, strings.Join(names, "|")))
 }
 
 // TopicArn is the IAM resource of the topics matching name (which may end in '*').

@@ -1,38 +1,30 @@
 package stacks
 
 import (
-	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"strings"
+
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
-// nagSuppress records, on construct and its children, that rule does not apply here and why.
-// appliesTo narrows the suppression to the named findings (e.g. one managed policy or one
-// wildcard resource); with none, every finding of the rule on construct is suppressed.
+// nagSuppress records, on construct and its children, that cdk-nag's rule does not apply and
+// why. appliesTo narrows the suppression to the named findings (one managed policy, one
+// wildcard resource); an entry written /like this/ is a regular expression over the findings.
+// With none, every finding of the rule on construct is suppressed.
 func nagSuppress(construct interface{}, rule, reason string, appliesTo ...string) {
 	s := &cdknag.NagPackSuppression{Id: jsii.String(rule), Reason: jsii.String(reason)}
 	if len(appliesTo) > 0 {
 		a := make([]interface{}, len(appliesTo))
 		for i, v := range appliesTo {
-			a[i] = v
+			if strings.HasPrefix(v, "/") {
+				a[i] = map[string]interface{}{"regex": v}
+			} else {
+				a[i] = v
+			}
 		}
 		s.AppliesTo = &a
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(construct, &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
-}
-
-// nagSuppressPath is nagSuppress for a construct the CDK creates at a fixed path in stack
-// (singleton providers), which the code cannot hold a reference to.
-func nagSuppressPath(stack awscdk.Stack, path, rule, reason string, appliesTo ...string) {
-	s := &cdknag.NagPackSuppression{Id: jsii.String(rule), Reason: jsii.String(reason)}
-	if len(appliesTo) > 0 {
-		a := make([]interface{}, len(appliesTo))
-		for i, v := range appliesTo {
-			a[i] = v
-		}
-		s.AppliesTo = &a
-	}
-	cdknag.NagSuppressions_AddResourceSuppressionsByPath(stack, jsii.String(path), &[]*cdknag.NagPackSuppression{s}, jsii.Bool(true))
 }
 
 // lambdaBasicExecution is how cdk-nag names the AWS managed policy that CDK's own singleton

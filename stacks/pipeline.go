@@ -11,10 +11,11 @@ import (
 // Pipeline is every stack of the app. The stateful stacks (Network, Storage, Kafka) hold what
 // cannot be re-created without loss or long waits; the stateless ones reference them.
 type Pipeline struct {
-	Config  Config
-	Network *NetworkStack
-	Storage *StorageStack
-	Kafka   *KafkaStack
+	Config    Config
+	Network   *NetworkStack
+	Storage   *StorageStack
+	Kafka     *KafkaStack
+	Ingestion *IngestionStack
 }
 
 // NewPipeline declares all stacks of the pipeline in scope (the App) from cfg, which must have
@@ -32,6 +33,9 @@ func NewPipeline(scope constructs.Construct, cfg Config) *Pipeline {
 	p.Storage = NewStorageStack(scope, cfg.StackID("Storage"), &StorageStackProps{StackProps: base, Config: cfg})
 	p.Kafka = NewKafkaStack(scope, cfg.StackID("Kafka"), &KafkaStackProps{
 		StackProps: base, Config: cfg, Vpc: p.Network.Vpc,
+	})
+	p.Ingestion = NewIngestionStack(scope, cfg.StackID("Ingestion"), &IngestionStackProps{
+		StackProps: base, Config: cfg, Network: p.Network, Storage: p.Storage, Kafka: p.Kafka,
 	})
 	return p
 }

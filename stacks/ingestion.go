@@ -1,0 +1,417 @@
+package stacks
+
+import (
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2targets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskafkaconnect"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/pinpipe/pinpipe/constructs/golambda"
+	"github.com/pinpipe/pinpipe/constructs/kinesisapi"
+	"github.com/pinpipe/pinpipe/record"
+)
+
+// RestProxyPort is the port the Confluent REST proxy listens on (its default).
+const RestProxyPort = 8082
+
+// restProxyUserData is the instance's boot script; restProxyScript renders it.
+//
+//go:embed userdata/rest-proxy.sh
+var restProxyUserData string
+
+// IngestionStackProps configures the ingestion stack.
+type IngestionStackProps struct {
+	awscdk.StackProps
+	Config  Config
+	Network *NetworkStack
+	Storage *StorageStack
+	Kafka   *KafkaStack
+}
+
+// IngestionStack is the stateless front of the pipeline: the Kafka client / REST proxy instance
+// behind an internal NLB, the REST API (Kafka proxy and Kinesis routes), and the MSK Connect S3
+// sink that copies the three topics into the sink bucket.
+type IngestionStack struct {
+	awscdk.Stack
+	// Api is the REST API construct (API, key, usage plan, Kinesis role, access logs).
+	Api *kinesisapi.KinesisApi
+	// ProxyInstance runs the Kafka client tools and the REST proxy; ProxyRole is its role.
+	ProxyInstance awsec2.Instance
+	ProxyRole     awsiam.Role
+	LoadBalancer  awselasticloadbalancingv2.NetworkLoadBalancer
+	// Connector is the MSK Connect S3 sink; ConnectorRole its service execution role.
+	Connector     awskafkaconnect.CfnConnector
+	ConnectorRole awsiam.Role
+	Plugin        awskafkaconnect.CfnCustomPlugin
+	// ApiUrl is the invoke URL of the stage, e.g. https://<id>.execute-api.<region>.amazonaws.com/prod/.
+	ApiUrl *string
+}
+
+// NewIngestionStack declares the ingestion side.
+func NewIngestionStack(scope constructs.Construct, id string, props *IngestionStackProps) *IngestionStack {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	s := &IngestionStack{Stack: stack}
+	cfg := props.Config
+	vpc := props.Network.Vpc
+	kafka := props.Kafka
+	private := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
+
+	s.restProxy(cfg, vpc, kafka, private)
+
+	streams := make([]awskinesis.IStream, 0, len(record.Kinds))
+	for _, k := range record.Kinds {
+		streams = append(streams, props.Storage.Streams[k])
+	}
+	s.Api = kinesisapi.New(stack, "Api", &kinesisapi.Props{
+		Name:       cfg.Name("api"),
+		Streams:    streams,
+		Proxy:      &kinesisapi.ProxyTarget{LoadBalancer: s.LoadBalancer, Port: 80},
+		RateLimit:  float64(cfg.ApiRateLimit),
+		BurstLimit: float64(cfg.ApiBurstLimit),
+	})
+	s.ApiUrl = s.Api.Api.Url()
+	nagSuppress(s.Api.Construct, "AwsSolutions-APIG4",
+		"data routes are for the posting emulator and other producers, which authenticate with the API key "+
+			"and are throttled by its usage plan (as the original pipeline's clients); CreateStream and "+
+			"DeleteStream, which change infrastructure, require IAM (SigV4)")
+	nagSuppress(s.Api.Construct, "AwsSolutions-COG4",
+		"no end users: producers use the API key, stream administration uses IAM")
+	nagSuppress(s.Api.Construct, "AwsSolutions-APIG3",
+		"no WAF web ACL by default: every route needs the API key or IAM and is throttled; a web ACL "+
+			"adds at least $6/month to an idle pipeline")
+	nagSuppress(s.Api.Construct, "AwsSolutions-APIG6",
+		"JSON access logs record every request; execution logging needs the account-wide API Gateway "+
+			"CloudWatch role, which this app does not take over from the account")
+	nagSuppress(s.Api.Construct, "AwsSolutions-IAM5",
+		"kinesis:ListStreams has no resource-level permission; every other action is on the three streams",
+		"Resource::*")
+
+	s.s3Sink(cfg, vpc, kafka, props.Storage, private)
+
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Value:       s.ApiUrl,
+		Description: jsii.String("Invoke URL: POST {ApiUrl}topics/<userId>.pin (Kafka), PUT {ApiUrl}streams/<stream>/record (Kinesis)"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ApiKeyId"), &awscdk.CfnOutputProps{
+		Value:       s.Api.ApiKey.KeyId(),
+		Description: jsii.String("aws apigateway get-api-key --include-value --api-key <ApiKeyId> --query value --output text"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ProxyInstanceId"), &awscdk.CfnOutputProps{
+		Value:       s.ProxyInstance.InstanceId(),
+		Description: jsii.String("aws ssm start-session --target <ProxyInstanceId> (Kafka client tools in /opt/kafka)"),
+	})
+	return s
+}
+
+// restProxy declares the Kafka client / REST proxy instance and the internal NLB in front of it.
+func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, private *awsec2.SubnetSelection) {
+	stack := s.Stack
+	// The role's own ARN goes into the IAM login module (awsRoleArn), which assumes it from the
+	// instance profile's session: the role trusts itself for that, by name, so the ARN is known
+	// before the role exists.
+	roleName := cfg.Name("rest-proxy")
+	roleArn := awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::"), awscdk.Aws_ACCOUNT_ID(),
+		jsii.String(":role/" + roleName),
+	})
+	s.ProxyRole = awsiam.NewRole(stack, jsii.String("ProxyRole"), &awsiam.RoleProps{
+		RoleName:    jsii.String(roleName),
+		Description: jsii.String("Kafka client and REST proxy: produce to the " + cfg.UserID + " topics; SSM sessions"),
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		ManagedPolicies: &[]awsiam.IManagedPolicy{
+			awsiam.ManagedPolicy_FromAwsManagedPolicyName(jsii.String("AmazonSSMManagedInstanceCore")),
+		},
+	})
+	s.ProxyRole.AssumeRolePolicy().AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:    jsii.Strings("sts:AssumeRole"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
+		Conditions: &map[string]interface{}{"ArnEquals": map[string]interface{}{"aws:PrincipalArn": roleArn}},
+	}))
+	s.ProxyRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("sts:AssumeRole"),
+		Resources: &[]*string{roleArn},
+	}))
+	kafka.GrantProduce(s.ProxyRole)
+	nagSuppress(s.ProxyRole, "AwsSolutions-IAM4",
+		"AmazonSSMManagedInstanceCore is AWS's maintained policy for Session Manager access, the only way in (no key pair, no SSH)",
+		"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore")
+	kafka.NagSuppressKafkaWildcards(s.ProxyRole)
+
+	sg := awsec2.NewSecurityGroup(stack, jsii.String("ProxySG"), &awsec2.SecurityGroupProps{
+		Vpc:              vpc,
+		Description:      jsii.String("REST proxy instance: port 8082 from the VPC (the internal NLB) only"),
+		AllowAllOutbound: jsii.Bool(true),
+	})
+	sg.AddIngressRule(awsec2.Peer_Ipv4(vpc.VpcCidrBlock()), awsec2.Port_Tcp(jsii.Number(RestProxyPort)),
+		jsii.String("REST proxy from the internal NLB"), nil)
+
+	userData := awsec2.UserData_Custom(jsii.String(restProxyScript(map[string]string{
+		"KAFKA_VERSION":        cfg.KafkaVersion,
+		"SCALA_VERSION":        "2.13",
+		"MSK_IAM_AUTH_VERSION": cfg.MskIamAuthVersion,
+		"CONFLUENT_VERSION":    cfg.ConfluentVersion,
+		"BOOTSTRAP_SERVERS":    *kafka.BootstrapBrokers,
+		"ROLE_ARN":             *roleArn,
+		"REST_PORT":            fmt.Sprint(RestProxyPort),
+		"AWS_REGION":           *awscdk.Aws_REGION(),
+	})))
+	s.ProxyInstance = awsec2.NewInstance(stack, jsii.String("Proxy"), &awsec2.InstanceProps{
+		InstanceName:              jsii.String(cfg.Name("rest-proxy")),
+		Vpc:                       vpc,
+		VpcSubnets:                private,
+		InstanceType:              awsec2.NewInstanceType(jsii.String(cfg.ProxyInstanceType)),
+		MachineImage:              awsec2.MachineImage_LatestAmazonLinux2023(nil),
+		Role:                      s.ProxyRole,
+		SecurityGroup:             sg,
+		RequireImdsv2:             jsii.Bool(true),
+		AssociatePublicIpAddress:  jsii.Bool(false),
+		UserData:                  userData,
+		UserDataCausesReplacement: jsii.Bool(true),
+		BlockDevices: &[]*awsec2.BlockDevice{{
+			DeviceName: jsii.String("/dev/xvda"),
+			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(16), &awsec2.EbsDeviceOptions{
+				Encrypted:  jsii.Bool(true),
+				VolumeType: awsec2.EbsDeviceVolumeType_GP3,
+			}),
+		}},
+	})
+	s.ProxyInstance.AddSecurityGroup(kafka.ClientSecurityGroup)
+	nagSuppress(s.ProxyInstance, "AwsSolutions-EC28",
+		"five-minute basic monitoring is enough for one stateless proxy; detailed monitoring costs about $2/month")
+	nagSuppress(s.ProxyInstance, "AwsSolutions-EC29",
+		"stateless: CloudFormation re-creates it from its user data; termination protection would only block `cdk destroy`")
+
+	s.LoadBalancer = awselasticloadbalancingv2.NewNetworkLoadBalancer(stack, jsii.String("Nlb"), &awselasticloadbalancingv2.NetworkLoadBalancerProps{
+		Vpc:              vpc,
+		VpcSubnets:       private,
+		InternetFacing:   jsii.Bool(false),
+		CrossZoneEnabled: jsii.Bool(true),
+	})
+	s.LoadBalancer.AddListener(jsii.String("Http"), &awselasticloadbalancingv2.BaseNetworkListenerProps{
+		Port:     jsii.Number(80),
+		Protocol: awselasticloadbalancingv2.Protocol_TCP,
+	}).AddTargets(jsii.String("RestProxy"), &awselasticloadbalancingv2.AddNetworkTargetsProps{
+		Port:     jsii.Number(RestProxyPort),
+		Protocol: awselasticloadbalancingv2.Protocol_TCP,
+		Targets: &[]awselasticloadbalancingv2.INetworkLoadBalancerTarget{
+			awselasticloadbalancingv2targets.NewInstanceTarget(s.ProxyInstance, jsii.Number(RestProxyPort)),
+		},
+		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
+			Protocol: awselasticloadbalancingv2.Protocol_HTTP,
+			Path:     jsii.String("/"),
+			Interval: awscdk.Duration_Seconds(jsii.Number(30)),
+		},
+	})
+	nagSuppress(s.LoadBalancer, "AwsSolutions-ELB2",
+		"an NLB writes access logs only for TLS listeners; this one has a TCP listener inside the VPC, "+
+			"and every request is in the API's access logs")
+}
+
+// restProxyScript renders userdata/rest-proxy.sh: the settings as single-quoted shell
+// assignments after the shebang, then the script. Values may be CDK tokens (they resolve at
+// deploy time); none may hold a single quote.
+func restProxyScript(vars map[string]string) string {
+	names := make([]string, 0, len(vars))
+	for k := range vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	shebang, body, _ := strings.Cut(restProxyUserData, "\n")
+	b.WriteString(shebang + "\n# Settings rendered by stacks/ingestion.go:\n")
+	for _, k := range names {
+		v := vars[k]
+		if strings.Contains(v, "'") {
+			panic(fmt.Sprintf("user data setting %s: %q holds a single quote", k, v))
+		}
+		fmt.Fprintf(&b, "%s='%s'\n", k, v)
+	}
+	b.WriteString(body)
+	return b.String()
+}
+
+// s3Sink declares the MSK Connect custom plugin (the connector zip) and the S3 sink connector.
+func (s *IngestionStack) s3Sink(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, storage *StorageStack, private *awsec2.SubnetSelection) {
+	stack := s.Stack
+	var bucketArn, key, version *string
+	if cfg.ConnectorZipPath != "" {
+		// A local zip: uploaded as a CDK asset, which the plugin reads from the asset bucket.
+		path, err := filepath.Abs(cfg.ConnectorZipPath)
+		if err != nil {
+			panic(fmt.Sprintf("cdk.json context \"connectorZipPath\": %v", err))
+		}
+		if _, err := os.Stat(path); err != nil {
+			panic(fmt.Sprintf("cdk.json context \"connectorZipPath\": %v", err))
+		}
+		asset := awss3assets.NewAsset(stack, jsii.String("ConnectorZip"), &awss3assets.AssetProps{Path: jsii.String(path)})
+		bucketArn, key = asset.Bucket().BucketArn(), asset.S3ObjectKey()
+	} else {
+		bucketArn, key, version = s.connectorZip(cfg, storage)
+	}
+	s.Plugin = awskafkaconnect.NewCfnCustomPlugin(stack, jsii.String("S3SinkPlugin"), &awskafkaconnect.CfnCustomPluginProps{
+		Name:        jsii.String(cfg.Name("s3-sink-" + strings.ReplaceAll(cfg.ConnectorVersion, ".", "-"))),
+		Description: jsii.String("Confluent S3 sink connector " + cfg.ConnectorVersion),
+		ContentType: jsii.String("ZIP"),
+		Location: &awskafkaconnect.CfnCustomPlugin_CustomPluginLocationProperty{
+			S3Location: &awskafkaconnect.CfnCustomPlugin_S3LocationProperty{
+				BucketArn: bucketArn, FileKey: key, ObjectVersion: version,
+			},
+		},
+	})
+
+	s.ConnectorRole = awsiam.NewRole(stack, jsii.String("ConnectorRole"), &awsiam.RoleProps{
+		Description: jsii.String("MSK Connect S3 sink: read the " + cfg.UserID + " topics, write topics/ in the sink bucket"),
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("kafkaconnect.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			},
+		}),
+	})
+	// Consumer group connect-<connector name>; MSK Connect's internal topics and groups.
+	kafka.GrantConsume(s.ConnectorRole, "connect-*")
+	s.ConnectorRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic",
+			"kafka-cluster:ReadData", "kafka-cluster:WriteData"),
+		Resources: &[]*string{kafka.TopicArn("__amazon_msk_connect_*")},
+	}))
+	s.ConnectorRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"),
+		Resources: &[]*string{kafka.GroupArn("__amazon_msk_connect_*")},
+	}))
+	sink := storage.SinkBucket
+	s.ConnectorRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"),
+		Resources: &[]*string{sink.BucketArn()},
+	}))
+	s.ConnectorRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+		Resources: &[]*string{sink.ArnForObjects(jsii.String("topics/*"))},
+	}))
+	kafka.NagSuppressKafkaWildcards(s.ConnectorRole, "connect-", "__amazon_msk_connect_")
+	nagSuppress(s.ConnectorRole, "AwsSolutions-IAM5",
+		"the sink writes objects it names itself (topics/<topic>/partition=<p>/...) under topics/ of the sink bucket",
+		`/^Resource::<Sink[0-9A-F]*\.Arn>\/topics\/\*$/`)
+
+	logs := awslogs.NewLogGroup(stack, jsii.String("ConnectorLogs"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	subnets := vpc.SelectSubnets(private).SubnetIds
+	s.Connector = awskafkaconnect.NewCfnConnector(stack, jsii.String("S3Sink"), &awskafkaconnect.CfnConnectorProps{
+		ConnectorName:        jsii.String(cfg.Name("s3-sink")),
+		ConnectorDescription: jsii.String("Copies the " + cfg.UserID + " topics to s3://<sink bucket>/topics/"),
+		KafkaConnectVersion:  jsii.String("2.7.1"),
+		KafkaCluster: &awskafkaconnect.CfnConnector_KafkaClusterProperty{
+			ApacheKafkaCluster: &awskafkaconnect.CfnConnector_ApacheKafkaClusterProperty{
+				BootstrapServers: kafka.BootstrapBrokers,
+				Vpc: &awskafkaconnect.CfnConnector_VpcProperty{
+					SecurityGroups: &[]*string{kafka.ClientSecurityGroup.SecurityGroupId()},
+					Subnets:        subnets,
+				},
+			},
+		},
+		KafkaClusterClientAuthentication: &awskafkaconnect.CfnConnector_KafkaClusterClientAuthenticationProperty{
+			AuthenticationType: jsii.String("IAM"),
+		},
+		KafkaClusterEncryptionInTransit: &awskafkaconnect.CfnConnector_KafkaClusterEncryptionInTransitProperty{
+			EncryptionType: jsii.String("TLS"),
+		},
+		Capacity: &awskafkaconnect.CfnConnector_CapacityProperty{
+			ProvisionedCapacity: &awskafkaconnect.CfnConnector_ProvisionedCapacityProperty{
+				McuCount:    jsii.Number(float64(cfg.ConnectorMcuCount)),
+				WorkerCount: jsii.Number(float64(cfg.ConnectorWorkers)),
+			},
+		},
+		ConnectorConfiguration: SinkConnectorConfig(cfg, sink.BucketName(), awscdk.Aws_REGION()),
+		LogDelivery: &awskafkaconnect.CfnConnector_LogDeliveryProperty{
+			WorkerLogDelivery: &awskafkaconnect.CfnConnector_WorkerLogDeliveryProperty{
+				CloudWatchLogs: &awskafkaconnect.CfnConnector_CloudWatchLogsLogDeliveryProperty{
+					Enabled: jsii.Bool(true), LogGroup: logs.LogGroupName(),
+				},
+			},
+		},
+		Plugins: &[]*awskafkaconnect.CfnConnector_PluginProperty{{
+			CustomPlugin: &awskafkaconnect.CfnConnector_CustomPluginProperty{
+				CustomPluginArn: s.Plugin.AttrCustomPluginArn(),
+				Revision:        s.Plugin.AttrRevision(),
+			},
+		}},
+		ServiceExecutionRoleArn: s.ConnectorRole.RoleArn(),
+	})
+	// The role's policy must exist before the connector starts reading.
+	s.Connector.Node().AddDependency(s.ConnectorRole)
+}
+
+// SinkConnectorConfig is the original pipeline's S3 sink configuration with this deployment's
+// bucket, region and flush.size: every topic of the user (topics.regex), raw JSON values
+// (JsonConverter without schemas), string keys, JsonFormat objects under
+// topics/<topic>/partition=<p>/ (DefaultPartitioner).
+func SinkConnectorConfig(cfg Config, bucket, region *string) *map[string]*string {
+	return &map[string]*string{
+		"connector.class":                jsii.String("io.confluent.connect.s3.S3SinkConnector"),
+		"s3.region":                      region,
+		"s3.bucket.name":                 bucket,
+		"flush.size":                     jsii.String(fmt.Sprint(cfg.FlushSize)),
+		"schema.compatibility":           jsii.String("NONE"),
+		"tasks.max":                      jsii.String("3"),
+		"topics.regex":                   jsii.String(cfg.UserID + ".*"),
+		"format.class":                   jsii.String("io.confluent.connect.s3.format.json.JsonFormat"),
+		"partitioner.class":              jsii.String("io.confluent.connect.storage.partitioner.DefaultPartitioner"),
+		"value.converter.schemas.enable": jsii.String("false"),
+		"value.converter":                jsii.String("org.apache.kafka.connect.json.JsonConverter"),
+		"storage.class":                  jsii.String("io.confluent.connect.s3.storage.S3Storage"),
+		"key.converter":                  jsii.String("org.apache.kafka.connect.storage.StringConverter"),
+	}
+}
+
+// connectorZip declares the deploy-time download of the connector zip into the sink bucket
+// (lambda/connectorzip, a custom resource) and returns the object it reports.
+func (s *IngestionStack) connectorZip(cfg Config, storage *StorageStack) (bucketArn, key, version *string) {
+	stack := s.Stack
+	objectKey := "plugins/confluentinc-kafka-connect-s3-" + cfg.ConnectorVersion + ".zip"
+	fn := golambda.New(stack, "ConnectorZipFn", &golambda.Props{
+		Entry:       "lambda/connectorzip",
+		Description: "Places the Confluent S3 sink connector zip for MSK Connect",
+		MemorySize:  512,
+		Timeout:     awscdk.Duration_Minutes(jsii.Number(5)),
+	})
+	fn.Role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("s3:PutObject", "s3:DeleteObject"),
+		Resources: &[]*string{storage.SinkBucket.ArnForObjects(jsii.String(objectKey))},
+	}))
+	nagSuppress(fn.Construct, "AwsSolutions-IAM5",
+		"the function writes only its own log group's streams (log-group:<name>:*)",
+		`/^Resource::<ConnectorZipFnLogs[0-9A-F]*\.Arn>:\*$/`)
+	props := map[string]interface{}{
+		"Url":    cfg.ConnectorDownloadURL(),
+		"Bucket": storage.SinkBucket.BucketName(),
+		"Key":    objectKey,
+	}
+	if cfg.ConnectorSha256 != "" {
+		props["Sha256"] = cfg.ConnectorSha256
+	}
+	res := awscdk.NewCustomResource(stack, jsii.String("ConnectorZip"), &awscdk.CustomResourceProps{
+		ServiceToken: fn.Function.FunctionArn(),
+		ResourceType: jsii.String("Custom::ConnectorZip"),
+		Properties:   &props,
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ConnectorZipSha256"), &awscdk.CfnOutputProps{
+		Value:       res.GetAttString(jsii.String("Sha256")),
+		Description: jsii.String("SHA-256 of the connector zip that was downloaded (pin it with the connectorSha256 context)"),
+	})
+	return storage.SinkBucket.BucketArn(), res.GetAttString(jsii.String("Key")), res.GetAttString(jsii.String("VersionId"))
+}
