@@ -35,6 +35,9 @@ var commands []command
 func init() {
 	commands = []command{
 		// Each subcommand lives in its own file: {"name", "summary", runName}.
+		{"generate", "write the synthetic source dataset (three JSONL files)", runGenerate},
+		{"seed-db", "create and load the three source tables in MySQL/MariaDB", runSeedDB},
+		{"emulate", "post source rows to the pipeline's REST API (batch or stream)", runEmulate},
 		{"version", "print the version", runVersion},
 	}
 }
