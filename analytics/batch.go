@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pinpipe/pinpipe/analytics/clean"
 	"github.com/pinpipe/pinpipe/progress"
@@ -92,14 +94,6 @@ func tableName(k record.Kind) string { return string(k) }
 type sinkFile struct {
 	kind record.Kind
 	key  string
-}
-
-// fileResult is what reading and cleaning one object gave.
-type fileResult struct {
-	rows    []clean.Row
-	records int64
-	bad     []quarantined
-	err     error
 }
 
 // quarantined is one line of quarantine.jsonl.
@@ -288,13 +282,11 @@ func inSinkLayout(key string) bool {
 		strings.HasSuffix(parts[3], ".json")
 }
 
-// readSinkFile reads one object and cleans each non-blank line.
-func readSinkFile(ctx context.Context, src source, f sinkFile) fileResult {
-	data, err := src.read(ctx, f.key)
-	if err != nil {
-		return fileResult{err: err}
-	}
-	var res fileResult
+// cleanLines cleans each non-blank line of one object, calling keep for each clean row with its
+// line number, and returns the number of records and the lines that could not be cleaned.
+func cleanLines(f sinkFile, data []byte, keep func(row clean.Row, line int) error) (int64, []quarantined, error) {
+	var records int64
+	var bad []quarantined
 	line := 0
 	for len(data) > 0 {
 		line++
@@ -307,162 +299,207 @@ func readSinkFile(ctx context.Context, src source, f sinkFile) fileResult {
 		if len(bytes.TrimSpace(l)) == 0 {
 			continue
 		}
-		res.records++
+		records++
 		row, err := clean.Clean(f.kind, l)
 		if err != nil {
-			res.bad = append(res.bad, quarantined{Key: f.key, Line: line, Kind: string(f.kind),
+			bad = append(bad, quarantined{Key: f.key, Line: line, Kind: string(f.kind),
 				Reason: err.Error(), Record: string(bytes.TrimRight(l, "\r"))})
 			continue
 		}
-		res.rows = append(res.rows, row)
+		if err := keep(row, line); err != nil {
+			return records, bad, err
+		}
 	}
-	return res
+	return records, bad, nil
 }
 
-// load reads the files concurrently (bounded by the source's concurrency), and loads the clean
-// rows into the tables in key order, keeping the first row of each ind, so the result does not
-// depend on timing. Lines that cannot be cleaned go to quarantine.jsonl.
+// stageTable is the table a kind's clean rows are appended to before one row per ind is kept.
+func stageTable(k record.Kind) string { return "_stage_" + string(k) }
+
+// seqColumn orders the staged rows as the objects and lines they came from (object index << 24
+// | line), so "the first row of each ind" does not depend on timing.
+const seqColumn = "_seq"
+
+// fetched is one object's content, or why it could not be read.
+type fetched struct {
+	i    int
+	data []byte
+}
+
+// load reads the objects concurrently (bounded by the source's concurrency), cleans them on as
+// many workers as there are CPUs, each appending to DuckDB through its own appenders, then keeps
+// the first row of each ind (in object key and line order) in the clean tables. Lines that cannot
+// be cleaned go to quarantine.jsonl, in key and line order.
 func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src source, files []sinkFile,
 	quarantinePath string, progressOut io.Writer, rep *BatchReport) error {
-	appenders := map[record.Kind]*duckdb.Appender{}
 	for _, k := range record.Kinds {
-		if _, err := db.ExecContext(ctx, clean.TableDDL(k, tableName(k))); err != nil {
-			return fmt.Errorf("creating table %s: %w", k, err)
+		if _, err := db.ExecContext(ctx, clean.TableDDL(k, stageTable(k))); err != nil {
+			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
 		}
-		conn, err := connector.Connect(ctx)
-		if err != nil {
-			return fmt.Errorf("connecting to DuckDB: %w", err)
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s BIGINT", quoteIdent(stageTable(k)), seqColumn)); err != nil {
+			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
 		}
-		defer conn.Close()
-		a, err := duckdb.NewAppenderFromConn(conn, "", tableName(k))
-		if err != nil {
-			return fmt.Errorf("appender for %s: %w", k, err)
-		}
-		appenders[k] = a
 	}
-	closed := false
-	defer func() {
-		if !closed { // an error path: release the appenders before their connections
-			for _, a := range appenders {
-				a.Close()
-			}
-		}
-	}()
-	qf, err := os.Create(quarantinePath)
-	if err != nil {
-		return err
+	kindIndex := map[record.Kind]int{}
+	for i, k := range record.Kinds {
+		kindIndex[k] = i
 	}
-	defer qf.Close()
-	qw := bufio.NewWriter(qf)
-	qenc := json.NewEncoder(qw)
-	qenc.SetEscapeHTML(false)
+	var records, quarantinedN [3]atomic.Int64
+	var done, total atomic.Int64
+	bad := make([][]quarantined, len(files))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers := src.concurrency()
-	window := make(chan struct{}, 4*workers) // how far reading may run ahead of loading
-	slots := make([]chan fileResult, len(files))
-	for i := range slots {
-		slots[i] = make(chan fileResult, 1)
-	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var done, records atomic.Int64
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				r := readSinkFile(ctx, src, files[i])
-				done.Add(1)
-				records.Add(r.records)
-				slots[i] <- r
-			}
-		}()
-	}
-	go func() {
-		defer close(jobs)
+	g, gctx := errgroup.WithContext(ctx)
+	idx := make(chan int)
+	fetch := make(chan fetched, 2*runtime.GOMAXPROCS(0))
+	g.Go(func() error {
+		defer close(idx)
 		for i := range files {
 			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- i:
-			case <-ctx.Done():
-				return
+			case idx <- i:
+			case <-gctx.Done():
+				return nil
 			}
 		}
-	}()
-	defer func() { cancel(); wg.Wait() }()
+		return nil
+	})
+	var fetchers sync.WaitGroup
+	for range src.concurrency() {
+		fetchers.Add(1)
+		g.Go(func() error {
+			defer fetchers.Done()
+			for i := range idx {
+				data, err := src.read(gctx, files[i].key)
+				if err != nil {
+					return err
+				}
+				select {
+				case fetch <- fetched{i, data}:
+				case <-gctx.Done():
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+	go func() { fetchers.Wait(); close(fetch) }()
+	for range runtime.GOMAXPROCS(0) {
+		g.Go(func() error {
+			conn, err := connector.Connect(gctx)
+			if err != nil {
+				return fmt.Errorf("connecting to DuckDB: %w", err)
+			}
+			defer conn.Close()
+			var appenders [3]*duckdb.Appender
+			defer func() {
+				for _, a := range appenders {
+					if a != nil {
+						a.Close()
+					}
+				}
+			}()
+			buf := make([]driver.Value, 16)
+			for f := range fetch {
+				file := files[f.i]
+				ki := kindIndex[file.kind]
+				if appenders[ki] == nil {
+					if appenders[ki], err = duckdb.NewAppenderFromConn(conn, "", stageTable(file.kind)); err != nil {
+						return fmt.Errorf("appender for %s: %w", file.kind, err)
+					}
+				}
+				a := appenders[ki]
+				n, q, err := cleanLines(file, f.data, func(row clean.Row, line int) error {
+					vals := row.Values()
+					buf = buf[:len(vals)+1]
+					for j, v := range vals {
+						buf[j] = v
+					}
+					buf[len(vals)] = int64(f.i)<<24 | int64(line)
+					if err := a.AppendRow(buf...); err != nil {
+						return fmt.Errorf("loading %s ind %d from %s: %w", file.kind, row.Ind(), file.key, err)
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				records[ki].Add(n)
+				quarantinedN[ki].Add(int64(len(q)))
+				total.Add(n)
+				bad[f.i] = q
+				done.Add(1)
+			}
+			for i, a := range appenders {
+				if a != nil {
+					appenders[i] = nil
+					if err := a.Close(); err != nil {
+						return fmt.Errorf("loading %s: %w", record.Kinds[i], err)
+					}
+				}
+			}
+			return nil
+		})
+	}
 
 	start := time.Now()
 	line := progress.Start(progressOut, 0, func() string {
 		n, el := done.Load(), time.Since(start)
 		return fmt.Sprintf("reading %d/%d objects  %d records  %.0f records/s  ETA %s", n, len(files),
-			records.Load(), progress.Rate(records.Load(), el), progress.FormatETA(progress.ETA(n, int64(len(files)), el)))
+			total.Load(), progress.Rate(total.Load(), el), progress.FormatETA(progress.ETA(n, int64(len(files)), el)))
 	})
-	defer line.Stop()
-
-	stats := map[record.Kind]*KindStats{}
-	for i := range rep.Kinds {
-		stats[rep.Kinds[i].Kind] = &rep.Kinds[i]
-	}
-	seen := map[record.Kind]map[int64]struct{}{}
-	for _, k := range record.Kinds {
-		seen[k] = map[int64]struct{}{}
-	}
-	buf := make([]driver.Value, 16)
-	for i, f := range files {
-		var r fileResult
-		select {
-		case r = <-slots[i]:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		<-window
-		if r.err != nil {
-			return r.err
-		}
-		st := stats[f.kind]
-		st.Records += r.records
-		st.Quarantined += int64(len(r.bad))
-		for _, q := range r.bad {
-			if err := qenc.Encode(q); err != nil {
-				return fmt.Errorf("writing %s: %w", quarantinePath, err)
-			}
-		}
-		a, s := appenders[f.kind], seen[f.kind]
-		for _, row := range r.rows {
-			if _, dup := s[row.Ind()]; dup {
-				st.Duplicates++
-				continue
-			}
-			s[row.Ind()] = struct{}{}
-			vals := row.Values()
-			buf = buf[:len(vals)]
-			for j, v := range vals {
-				buf[j] = v
-			}
-			if err := a.AppendRow(buf...); err != nil {
-				return fmt.Errorf("loading %s ind %d from %s: %w", f.kind, row.Ind(), f.key, err)
-			}
-			st.Rows++
-		}
-		slots[i] = nil
-	}
+	err := g.Wait()
 	line.Stop()
-	closed = true
-	for _, k := range record.Kinds {
-		if err := appenders[k].Close(); err != nil {
-			return fmt.Errorf("loading %s: %w", k, err)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	if err := writeQuarantine(quarantinePath, bad); err != nil {
+		return err
+	}
+	for i := range rep.Kinds {
+		st := &rep.Kinds[i]
+		k, ki := st.Kind, kindIndex[st.Kind]
+		st.Records, st.Quarantined = records[ki].Load(), quarantinedN[ki].Load()
+		cols := make([]string, 0, len(clean.Columns(k)))
+		for _, c := range clean.Columns(k) {
+			cols = append(cols, quoteIdent(c.Name))
+		}
+		stage := quoteIdent(stageTable(k))
+		q := fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s WHERE %s IN (SELECT min(%s) FROM %s GROUP BY ind)",
+			quoteIdent(tableName(k)), strings.Join(cols, ", "), stage, seqColumn, seqColumn, stage)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
+		}
+		var staged, kept int64
+		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM %s), (SELECT count(*) FROM %s)",
+			stage, quoteIdent(tableName(k)))).Scan(&staged, &kept); err != nil {
+			return fmt.Errorf("counting %s rows: %w", k, err)
+		}
+		st.Rows, st.Duplicates = kept, staged-kept
+		if _, err := db.ExecContext(ctx, "DROP TABLE "+stage); err != nil {
+			return fmt.Errorf("dropping %s: %w", stage, err)
 		}
 	}
-	if err := qw.Flush(); err != nil {
-		return fmt.Errorf("writing %s: %w", quarantinePath, err)
-	}
-	return qf.Close()
+	return nil
+}
+
+// writeQuarantine writes the lines that could not be cleaned, one JSON object per line.
+func writeQuarantine(path string, bad [][]quarantined) error {
+	return writeFile(path, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		enc := json.NewEncoder(bw)
+		enc.SetEscapeHTML(false)
+		for _, q := range bad {
+			for _, e := range q {
+				if err := enc.Encode(e); err != nil {
+					return err
+				}
+			}
+		}
+		return bw.Flush()
+	})
 }
 
 // writeOutputs writes <output>.csv and .json for each result and the clean tables as Parquet.

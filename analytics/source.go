@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -85,7 +87,9 @@ func (s s3Source) String() string { return "s3://" + s.bucket + "/" + s.prefix }
 
 // concurrency: the sink writes one object per record by default, so tens of thousands of tiny
 // GETs are normal; they are latency-bound, not CPU-bound.
-func (s s3Source) concurrency() int { return 64 }
+func (s s3Source) concurrency() int { return s3Concurrency }
+
+const s3Concurrency = 64
 
 func (s s3Source) sub(dir string) source {
 	s.prefix = joinPrefix(s.prefix, dir)
@@ -159,6 +163,14 @@ func newS3Client(ctx context.Context) (*s3.Client, error) {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// Objects the sink wrote carry no checksum; do not log that on every GET.
+		o.DisableLogOutputChecksumValidationSkipped = true
+		// Keep a connection per concurrent reader: with the SDK's default idle pool, most of the
+		// tens of thousands of tiny GETs would open a new connection.
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = 2 * s3Concurrency
+			t.MaxIdleConnsPerHost = 2 * s3Concurrency
+		})
 		if o.BaseEndpoint != nil {
 			o.UsePathStyle = true
 			if o.Region == "" {

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,4 +46,17 @@ func TestParseTime(t *testing.T) {
 		assert.ErrorContains(t, err, "datetime", s)
 	}
 	assert.Equal(t, "2020-08-28 03:52:47", FormatTime(want))
+}
+
+// TestParseTimeFastPath checks the fast path against time.Parse on valid and invalid forms.
+func TestParseTimeFastPath(t *testing.T) {
+	for _, s := range []string{"2020-08-28 03:52:47", "2020-08-28T03:52:47", "2020-02-28 23:59:59", "2020-02-29 00:00:00",
+		"2021-02-29 00:00:00", "2020-13-01 00:00:00", "2020-00-10 00:00:00", "2020-01-01 24:00:00", "2020-01-01 00:60:00",
+		"2020-01-01 00:00:60", "2020-01-0a 00:00:00", "2020-01-01_00:00:00", "0000-01-01 00:00:00", "2020-04-31 00:00:00"} {
+		got, err := ParseTime(s)
+		want, werr := time.Parse("2006-01-02 15:04:05", strings.Replace(s, "T", " ", 1))
+		if (err == nil) != (werr == nil) || err == nil && !got.Equal(want) {
+			t.Errorf("ParseTime(%q) = %v, %v; time.Parse gives %v, %v", s, got, err, want, werr)
+		}
+	}
 }

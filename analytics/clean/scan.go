@@ -1,6 +1,8 @@
 package clean
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
@@ -27,9 +29,10 @@ const (
 // jsonValue is one member value. raw is the value's bytes in the input (for strings, the
 // quoted form); str is the decoded text of a string.
 type jsonValue struct {
-	kind valueKind
-	raw  []byte
-	str  string
+	kind    valueKind
+	raw     []byte
+	str     string
+	escaped bool // str differs from the bytes between the quotes
 }
 
 // describe shows a value in an error message, shortened.
@@ -46,8 +49,11 @@ func (v jsonValue) describe() string {
 
 // scanObject calls member for each member of the JSON object in data, in order. It fails on
 // anything that is not exactly one JSON object (surrounding white space allowed).
+//
+// The whole input is copied into one string up front and plain string values are slices of it,
+// so a record costs one allocation for its text rather than one per member.
 func scanObject(data []byte, member func(key []byte, v jsonValue) error) error {
-	s := scanner{data: data}
+	s := scanner{data: data, text: string(data)}
 	s.space()
 	if !s.consume('{') {
 		return s.fail("want a JSON object")
@@ -59,9 +65,13 @@ func scanObject(data []byte, member func(key []byte, v jsonValue) error) error {
 			if s.peek() != '"' {
 				return s.fail("want a member name")
 			}
-			key, err := s.str()
+			key, err := s.str(false)
 			if err != nil {
 				return err
+			}
+			name := key.raw[1 : len(key.raw)-1]
+			if key.escaped {
+				name = []byte(key.str)
 			}
 			s.space()
 			if !s.consume(':') {
@@ -72,7 +82,7 @@ func scanObject(data []byte, member func(key []byte, v jsonValue) error) error {
 			if err != nil {
 				return err
 			}
-			if err := member([]byte(key.str), v); err != nil {
+			if err := member(name, v); err != nil {
 				return err
 			}
 			s.space()
@@ -94,6 +104,7 @@ func scanObject(data []byte, member func(key []byte, v jsonValue) error) error {
 
 type scanner struct {
 	data []byte
+	text string // the same bytes as data
 	i    int
 }
 
@@ -137,7 +148,7 @@ func (s *scanner) value(depth int) (jsonValue, error) {
 	start := s.i
 	switch c := s.peek(); {
 	case c == '"':
-		return s.str()
+		return s.str(true)
 	case c == '-' || c >= '0' && c <= '9':
 		if err := s.number(); err != nil {
 			return jsonValue{}, err
@@ -188,7 +199,7 @@ func (s *scanner) composite(depth int) error {
 			if s.peek() != '"' {
 				return s.fail("want a member name")
 			}
-			if _, err := s.str(); err != nil {
+			if _, err := s.str(false); err != nil {
 				return err
 			}
 			s.space()
@@ -241,38 +252,84 @@ func (s *scanner) number() error {
 	return nil
 }
 
-// str reads a string. Plain strings are sliced directly; strings with escapes or bytes that are
-// not valid UTF-8 are decoded by encoding/json.
-func (s *scanner) str() (jsonValue, error) {
+// str reads a string. Plain strings are sliced directly (and copied into str only when keep is
+// set, so member names cost no allocation); strings with escapes or bytes that are not valid
+// UTF-8 are decoded by encoding/json.
+func (s *scanner) str(keep bool) (jsonValue, error) {
 	start := s.i
 	s.i++ // opening quote
 	plain := true
 	for {
-		if s.i >= len(s.data) {
+		// Jump to the next quote or backslash; check the bytes passed over for control
+		// characters (invalid in JSON) and non-ASCII (checked as UTF-8 below).
+		rest := s.data[s.i:]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			s.i = len(s.data)
 			return jsonValue{}, s.fail("unterminated string")
 		}
-		c := s.data[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			raw := s.data[start:s.i]
-			body := raw[1 : len(raw)-1]
-			if plain && utf8.Valid(body) {
-				return jsonValue{kind: kindString, raw: raw, str: string(body)}, nil
-			}
-			var text string
-			if err := json.Unmarshal(raw, &text); err != nil {
-				s.i = start
-				return jsonValue{}, fmt.Errorf("malformed JSON: bad string at byte %d: %v", start, err)
-			}
-			return jsonValue{kind: kindString, raw: raw, str: text}, nil
-		case c == '\\':
+		if b := bytes.IndexByte(rest[:j], '\\'); b >= 0 {
+			j = b
+		}
+		k, ascii := plainPrefix(rest[:j])
+		if k < j && rest[k] < 0x20 {
+			s.i += k
+			return jsonValue{}, s.fail("control character in string")
+		}
+		// A multi-byte UTF-8 sequence never contains '"' or '\\', so each segment is whole.
+		if !ascii && !utf8.Valid(rest[:j]) {
+			plain = false
+		}
+		s.i += j
+		if s.data[s.i] == '\\' {
 			plain = false
 			s.i += 2
-		case c < 0x20:
-			return jsonValue{}, s.fail("control character in string")
-		default:
-			s.i++
+			if s.i > len(s.data) {
+				s.i = len(s.data)
+				return jsonValue{}, s.fail("unterminated string")
+			}
+			continue
+		}
+		s.i++ // closing quote
+		raw := s.data[start:s.i]
+		if plain {
+			v := jsonValue{kind: kindString, raw: raw}
+			if keep {
+				v.str = s.text[start+1 : s.i-1]
+			}
+			return v, nil
+		}
+		var text string
+		if err := json.Unmarshal(raw, &text); err != nil {
+			s.i = start
+			return jsonValue{}, fmt.Errorf("malformed JSON: bad string at byte %d: %v", start, err)
+		}
+		return jsonValue{kind: kindString, raw: raw, str: text, escaped: true}, nil
+	}
+}
+
+// plainPrefix finds the first control character (< 0x20, invalid in a JSON string) in b and
+// reports whether the bytes before it are all ASCII. It is on the batch job's hot path, so it
+// tests eight bytes at a time: a word has no byte < 0x20 and none >= 0x80 when
+// ((x - 0x20...) & ^x | x) & 0x80... is zero.
+func plainPrefix(b []byte) (int, bool) {
+	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	ascii := true
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if ((x-lo)&^x|x)&hi != 0 {
+			break
 		}
 	}
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c < 0x20 {
+			return i, ascii
+		}
+		if c >= 0x80 {
+			ascii = false
+		}
+	}
+	return i, ascii
 }

@@ -39,6 +39,8 @@ func init() {
 		{"seed-db", "create and load the three source tables in MySQL/MariaDB", runSeedDB},
 		{"emulate", "post source rows to the pipeline's REST API (batch or stream)", runEmulate},
 		{"version", "print the version", runVersion},
+		{"analyse", "run the batch analysis over the S3 sink's files (directory or S3)", runAnalyse},
+		{"query", "run SQL over the clean tables of an analyse run", runQuery},
 	}
 }
 

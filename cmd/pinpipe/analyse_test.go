@@ -1,0 +1,64 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func writeSink(t *testing.T, dir string, files map[string]string) {
+	for key, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(key))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
+	}
+}
+
+func TestAnalyseAndQuery(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "res")
+	writeSink(t, in, map[string]string{
+		"topics/abc.pin/partition=0/abc.pin+0+0000000000.json": `{"index": 1, "poster_name": "Ann", "follower_count": "5k", "category": "art"}
+{"index": 2, "poster_name": "Bob", "follower_count": "7", "category": "travel"}
+`,
+		"topics/abc.geo/partition=0/abc.geo+0+0000000000.json": `{"ind": 1, "timestamp": "2019-01-01 00:00:00", "latitude": 1, "longitude": 2, "country": "Chad"}
+{"ind": 2, "timestamp": "2019-01-01T00:00:00", "latitude": 1, "longitude": 2, "country": "Chad"}
+`,
+		"topics/abc.user/partition=0/abc.user+0+0000000000.json": `{"ind": 1, "first_name": "A", "last_name": "B", "age": 30, "date_joined": "2016-01-01 00:00:00"}
+{"ind": 2, "first_name": "C", "last_name": "D", "age": 40, "date_joined": "2016-01-01 00:00:00"}
+`,
+	})
+	// Flags from the environment twins; --input pointing at topics/ itself is accepted.
+	code, stdout, stderr := runCLI(t, map[string]string{"PINPIPE_USER_ID": "abc", "PINPIPE_OUT": out},
+		"analyse", "--input", filepath.Join(in, "topics"))
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "Chad     Ann          5000")
+	assert.Contains(t, stdout, "Report: "+filepath.Join(out, "report.html"))
+	assert.FileExists(t, filepath.Join(out, "clean", "pin.parquet"))
+
+	code, stdout, stderr = runCLI(t, nil, "query", "--data", out, `SELECT u.user_name, p.follower_count FROM pin p JOIN "user" u USING (ind) ORDER BY 2 DESC`)
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "user_name  follower_count\n---------  --------------\nA B        5000\nC D        7\n", stdout)
+
+	code, stdout, _ = runCLI(t, nil, "query", "--data", out, "--format", "csv", `SELECT country, coordinates FROM geo ORDER BY ind`)
+	require.Equal(t, 0, code)
+	assert.Equal(t, "country,coordinates\nChad,\"[1, 2]\"\nChad,\"[1, 2]\"\n", stdout)
+
+	code, _, stderr = runCLI(t, nil, "query", "--data", out, `SELECT nope FROM pin`)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "pinpipe query: query:")
+
+	code, _, stderr = runCLI(t, nil, "query", "--data", t.TempDir(), `SELECT 1`)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "point --data at the --out directory")
+
+	code, _, stderr = runCLI(t, nil, "analyse", "--input", in, "--out", out)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, `no sink objects for user "demo"`)
+	assert.Contains(t, stderr, "topics there: abc.geo, abc.pin, abc.user; is --user-id right?")
+
+	code, _, _ = runCLI(t, nil, "analyse")
+	assert.Equal(t, 2, code)
+}
