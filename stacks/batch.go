@@ -75,10 +75,13 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 		Vpc:        props.Vpc,
 		Directory:  root,
 		Dockerfile: "analytics/Dockerfile",
-		Command: []string{"analyse",
-			"--input", "s3://" + *props.Sink.BucketName() + "/" + SinkPrefix,
-			"--out", "s3://" + *props.Results.BucketName() + "/" + BatchPrefix},
-		Environment:  map[string]*string{"PINPIPE_USER_ID": jsii.String(cfg.UserID)},
+		// The image's entry point is `pinpipe analyse`; its flags come from their environment
+		// twins.
+		Environment: map[string]*string{
+			"PINPIPE_INPUT":   jsii.String("s3://" + *props.Sink.BucketName() + "/" + SinkPrefix),
+			"PINPIPE_OUT":     jsii.String("s3://" + *props.Results.BucketName() + "/" + BatchPrefix),
+			"PINPIPE_USER_ID": jsii.String(cfg.UserID),
+		},
 		Input:        props.Sink,
 		InputPrefix:  SinkPrefix,
 		Output:       props.Results,
@@ -90,7 +93,7 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 		"scoped to prefixes: the task reads objects under topics/ of the sink bucket and writes objects under batch/ of the results bucket "+
 			"(their keys are not known in advance); the execution role pulls this image and writes this log group")
 	nagSuppress(s.Task.TaskDefinition, "AwsSolutions-ECS2",
-		"the only environment variable is the user id, not a secret; bucket names are in the command")
+		"the environment holds the input and output locations and the user id, none of them secret")
 
 	subnets := make([]string, 0, 2)
 	for _, sn := range *s.Task.Subnets.SubnetIds {
