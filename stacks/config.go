@@ -5,7 +5,9 @@ package stacks
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -132,82 +134,17 @@ func LoadConfig(node ContextGetter) (Config, error) {
 	c := DefaultConfig()
 	c.Account = os.Getenv("CDK_DEFAULT_ACCOUNT")
 	c.Region = os.Getenv("CDK_DEFAULT_REGION")
-	get := func(key string) interface{} { k := key; return node.TryGetContext(&k) }
 	var errs []string
-	str := func(key string, dst *string) {
-		switch v := get(key).(type) {
-		case nil:
-		case string:
-			*dst = strings.TrimSpace(v)
-		default:
-			errs = append(errs, fmt.Sprintf("context %q: want a string, got %v", key, v))
+	v := reflect.ValueOf(&c).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		key := v.Type().Field(i).Tag.Get("ctx")
+		if key == "" {
+			continue
+		}
+		if err := setFromContext(v.Field(i), node.TryGetContext(&key)); err != nil {
+			errs = append(errs, fmt.Sprintf("context %q: %v", key, err))
 		}
 	}
-	num := func(key string, dst *int) {
-		switch v := get(key).(type) {
-		case nil:
-		case float64:
-			if v != float64(int(v)) {
-				errs = append(errs, fmt.Sprintf("context %q: want a whole number, got %v", key, v))
-				return
-			}
-			*dst = int(v)
-		case string:
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("context %q: want a whole number, got %q", key, v))
-				return
-			}
-			*dst = n
-		default:
-			errs = append(errs, fmt.Sprintf("context %q: want a whole number, got %v", key, v))
-		}
-	}
-	flag := func(key string, dst *bool) {
-		switch v := get(key).(type) {
-		case nil:
-		case bool:
-			*dst = v
-		case string:
-			b, err := strconv.ParseBool(strings.TrimSpace(v))
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("context %q: want true or false, got %q", key, v))
-				return
-			}
-			*dst = b
-		default:
-			errs = append(errs, fmt.Sprintf("context %q: want true or false, got %v", key, v))
-		}
-	}
-	str("userId", &c.UserID)
-	str("kafkaVersion", &c.KafkaVersion)
-	str("existingMskClusterArn", &c.ExistingMskClusterArn)
-	str("mskInstanceType", &c.MskInstanceType)
-	num("mskVolumeGiB", &c.MskVolumeGiB)
-	flag("manageTopics", &c.ManageTopics)
-	num("topicPartitions", &c.TopicPartitions)
-	num("topicReplicationFactor", &c.TopicReplicationFactor)
-	str("proxyInstanceType", &c.ProxyInstanceType)
-	str("confluentVersion", &c.ConfluentVersion)
-	str("mskIamAuthVersion", &c.MskIamAuthVersion)
-	str("connectorVersion", &c.ConnectorVersion)
-	str("connectorUrl", &c.ConnectorURL)
-	str("connectorSha256", &c.ConnectorSha256)
-	str("connectorZipPath", &c.ConnectorZipPath)
-	num("flushSize", &c.FlushSize)
-	num("connectorMcuCount", &c.ConnectorMcuCount)
-	num("connectorWorkers", &c.ConnectorWorkers)
-	str("kinesisCapacityMode", &c.KinesisCapacityMode)
-	num("kinesisShards", &c.KinesisShards)
-	num("apiRateLimit", &c.ApiRateLimit)
-	num("apiBurstLimit", &c.ApiBurstLimit)
-	num("natGateways", &c.NatGateways)
-	flag("destroyData", &c.DestroyData)
-	str("scheduler", &c.Scheduler)
-	flag("emulator", &c.Emulator)
-	str("alarmEmail", &c.AlarmEmail)
-	num("firehoseBufferSeconds", &c.FirehoseBufferSeconds)
-	num("firehoseBufferMiB", &c.FirehoseBufferMiB)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("cdk.json: %s", strings.Join(errs, "; "))
 	}
@@ -225,6 +162,54 @@ var (
 	mskInstanceRE = regexp.MustCompile(`^kafka\.[a-z0-9]+\.[a-z0-9]+$`)
 	emailRE       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
+
+// setFromContext sets field from a context value: JSON-typed from cdk.json, or a string from
+// `-c key=value`. nil (absent) leaves the default.
+func setFromContext(field reflect.Value, value interface{}) error {
+	if value == nil {
+		return nil
+	}
+	switch field.Kind() {
+	case reflect.String:
+		s, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("want a string, got %v", value)
+		}
+		field.SetString(strings.TrimSpace(s))
+	case reflect.Int:
+		switch x := value.(type) {
+		case float64:
+			if x != math.Trunc(x) || math.Abs(x) > 1<<31 {
+				return fmt.Errorf("want a whole number, got %v", x)
+			}
+			field.SetInt(int64(x))
+		case string:
+			n, err := strconv.Atoi(strings.TrimSpace(x))
+			if err != nil {
+				return fmt.Errorf("want a whole number, got %q", x)
+			}
+			field.SetInt(int64(n))
+		default:
+			return fmt.Errorf("want a whole number, got %v", value)
+		}
+	case reflect.Bool:
+		switch x := value.(type) {
+		case bool:
+			field.SetBool(x)
+		case string:
+			b, err := strconv.ParseBool(strings.TrimSpace(x))
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", x)
+			}
+			field.SetBool(b)
+		default:
+			return fmt.Errorf("want true or false, got %v", value)
+		}
+	default:
+		return fmt.Errorf("unsupported field kind %s", field.Kind())
+	}
+	return nil
+}
 
 // Validate checks every field and names the context key of the first one that is wrong.
 func (c Config) Validate() error {

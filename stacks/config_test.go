@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -92,5 +93,35 @@ func TestConnectorDownloadURL(t *testing.T) {
 	c.ConnectorURL = "https://mirror.example/s3.zip"
 	if got := c.ConnectorDownloadURL(); got != c.ConnectorURL {
 		t.Errorf("got %s", got)
+	}
+}
+
+// Every context key is the field name in lowerCamelCase (Url/Sha256 aside), and unique, so the
+// README table and cdk.json read like the code.
+func TestConfigContextKeys(t *testing.T) {
+	seen := map[string]bool{}
+	typ := reflect.TypeOf(Config{})
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		key := f.Tag.Get("ctx")
+		if key == "" {
+			if f.Name != "Account" && f.Name != "Region" {
+				t.Errorf("field %s has no context key", f.Name)
+			}
+			continue
+		}
+		if seen[key] {
+			t.Errorf("context key %q used twice", key)
+		}
+		seen[key] = true
+		if !strings.EqualFold(key, f.Name) || key[0] != strings.ToLower(f.Name[:1])[0] {
+			t.Errorf("field %s has context key %q", f.Name, key)
+		}
+	}
+	// Each key is read: a wrong type is reported under its name.
+	for key := range seen {
+		if _, err := LoadConfig(fakeContext{key: []int{1}}); err == nil || !strings.Contains(err.Error(), `"`+key+`"`) {
+			t.Errorf("context %q is not read: %v", key, err)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package stacks
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,6 +86,8 @@ func NewIngestionStack(scope constructs.Construct, id string, props *IngestionSt
 		BurstLimit: float64(cfg.ApiBurstLimit),
 	})
 	s.ApiUrl = s.Api.Api.Url()
+	// The RestApi's own "Endpoint" output duplicates ApiUrl below under a generated name.
+	s.Api.Api.Node().TryRemoveChild(jsii.String("Endpoint"))
 	nagSuppress(s.Api.Construct, "AwsSolutions-APIG4",
 		"data routes are for the posting emulator and other producers, which authenticate with the API key "+
 			"and are throttled by its usage plan (as the original pipeline's clients); CreateStream and "+
@@ -247,29 +251,34 @@ func restProxyScript(vars map[string]string) string {
 // s3Sink declares the MSK Connect custom plugin (the connector zip) and the S3 sink connector.
 func (s *IngestionStack) s3Sink(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, storage *StorageStack, private *awsec2.SubnetSelection) {
 	stack := s.Stack
-	var bucketArn, key, version *string
+	// Custom plugins and connectors are replaced, never updated, when what they are made of
+	// changes, and their names must be unique: each name ends in a digest of its inputs, so a
+	// replacement gets a new name and CloudFormation can create it before deleting the old one.
+	var bucketArn, key *string
+	source := []string{cfg.ConnectorDownloadURL(), cfg.ConnectorSha256}
 	if cfg.ConnectorZipPath != "" {
 		// A local zip: uploaded as a CDK asset, which the plugin reads from the asset bucket.
 		path, err := filepath.Abs(cfg.ConnectorZipPath)
 		if err != nil {
 			panic(fmt.Sprintf("cdk.json context \"connectorZipPath\": %v", err))
 		}
-		if _, err := os.Stat(path); err != nil {
+		zip, err := os.ReadFile(path)
+		if err != nil {
 			panic(fmt.Sprintf("cdk.json context \"connectorZipPath\": %v", err))
 		}
+		source = []string{string(zip)}
 		asset := awss3assets.NewAsset(stack, jsii.String("ConnectorZip"), &awss3assets.AssetProps{Path: jsii.String(path)})
 		bucketArn, key = asset.Bucket().BucketArn(), asset.S3ObjectKey()
 	} else {
-		bucketArn, key, version = s.connectorZip(cfg, storage)
+		bucketArn, key = s.connectorZip(cfg, storage)
 	}
+	pluginName := cfg.Name("s3-sink-" + strings.ReplaceAll(cfg.ConnectorVersion, ".", "-") + "-" + digest(source...))
 	s.Plugin = awskafkaconnect.NewCfnCustomPlugin(stack, jsii.String("S3SinkPlugin"), &awskafkaconnect.CfnCustomPluginProps{
-		Name:        jsii.String(cfg.Name("s3-sink-" + strings.ReplaceAll(cfg.ConnectorVersion, ".", "-"))),
+		Name:        jsii.String(pluginName),
 		Description: jsii.String("Confluent S3 sink connector " + cfg.ConnectorVersion),
 		ContentType: jsii.String("ZIP"),
 		Location: &awskafkaconnect.CfnCustomPlugin_CustomPluginLocationProperty{
-			S3Location: &awskafkaconnect.CfnCustomPlugin_S3LocationProperty{
-				BucketArn: bucketArn, FileKey: key, ObjectVersion: version,
-			},
+			S3Location: &awskafkaconnect.CfnCustomPlugin_S3LocationProperty{BucketArn: bucketArn, FileKey: key},
 		},
 	})
 
@@ -312,7 +321,8 @@ func (s *IngestionStack) s3Sink(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, 
 	})
 	subnets := vpc.SelectSubnets(private).SubnetIds
 	s.Connector = awskafkaconnect.NewCfnConnector(stack, jsii.String("S3Sink"), &awskafkaconnect.CfnConnectorProps{
-		ConnectorName:        jsii.String(cfg.Name("s3-sink")),
+		ConnectorName: jsii.String(cfg.Name("s3-sink-" + digest(pluginName, fmt.Sprint(cfg.FlushSize),
+			fmt.Sprint(cfg.ConnectorMcuCount), fmt.Sprint(cfg.ConnectorWorkers)))),
 		ConnectorDescription: jsii.String("Copies the " + cfg.UserID + " topics to s3://<sink bucket>/topics/"),
 		KafkaConnectVersion:  jsii.String("2.7.1"),
 		KafkaCluster: &awskafkaconnect.CfnConnector_KafkaClusterProperty{
@@ -380,7 +390,7 @@ func SinkConnectorConfig(cfg Config, bucket, region *string) *map[string]*string
 
 // connectorZip declares the deploy-time download of the connector zip into the sink bucket
 // (lambda/connectorzip, a custom resource) and returns the object it reports.
-func (s *IngestionStack) connectorZip(cfg Config, storage *StorageStack) (bucketArn, key, version *string) {
+func (s *IngestionStack) connectorZip(cfg Config, storage *StorageStack) (bucketArn, key *string) {
 	stack := s.Stack
 	objectKey := "plugins/confluentinc-kafka-connect-s3-" + cfg.ConnectorVersion + ".zip"
 	fn := golambda.New(stack, "ConnectorZipFn", &golambda.Props{
@@ -393,9 +403,6 @@ func (s *IngestionStack) connectorZip(cfg Config, storage *StorageStack) (bucket
 		Actions:   jsii.Strings("s3:PutObject", "s3:DeleteObject"),
 		Resources: &[]*string{storage.SinkBucket.ArnForObjects(jsii.String(objectKey))},
 	}))
-	nagSuppress(fn.Construct, "AwsSolutions-IAM5",
-		"the function writes only its own log group's streams (log-group:<name>:*)",
-		`/^Resource::<ConnectorZipFnLogs[0-9A-F]*\.Arn>:\*$/`)
 	props := map[string]interface{}{
 		"Url":    cfg.ConnectorDownloadURL(),
 		"Bucket": storage.SinkBucket.BucketName(),
@@ -413,5 +420,14 @@ func (s *IngestionStack) connectorZip(cfg Config, storage *StorageStack) (bucket
 		Value:       res.GetAttString(jsii.String("Sha256")),
 		Description: jsii.String("SHA-256 of the connector zip that was downloaded (pin it with the connectorSha256 context)"),
 	})
-	return storage.SinkBucket.BucketArn(), res.GetAttString(jsii.String("Key")), res.GetAttString(jsii.String("VersionId"))
+	return storage.SinkBucket.BucketArn(), res.GetAttString(jsii.String("Key"))
+}
+
+// digest is a short, stable digest of parts, for names that must change with their inputs.
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:8]
 }

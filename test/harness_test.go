@@ -40,6 +40,9 @@ var update = flag.Bool("update", false, "rewrite the golden templates under test
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+	// Templates must not depend on the developer's AWS profile: synthesize environment-agnostic.
+	os.Unsetenv("CDK_DEFAULT_ACCOUNT")
+	os.Unsetenv("CDK_DEFAULT_REGION")
 	code := m.Run()
 	jsii.Close()
 	for _, s := range synthCache {

@@ -1,0 +1,403 @@
+package test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/pinpipe/pinpipe/internal/testenv"
+)
+
+// variantContext turns every switch away from its default: an imported cluster, data destroyed
+// with the stacks, on-demand streams, a local connector zip, two NAT gateways, another flush size.
+func variantContext() map[string]interface{} {
+	return map[string]interface{}{
+		"userId":                "0ec858bf1407",
+		"existingMskClusterArn": existingClusterArn,
+		"destroyData":           true,
+		"kinesisCapacityMode":   "ON_DEMAND",
+		"connectorZipPath":      filepath.Join(testenv.RepoRoot(), "test", "testdata", "connector-fixture.zip"),
+		"natGateways":           2,
+		"flushSize":             100,
+	}
+}
+
+const existingClusterArn = "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest-msk-cluster/5f7a1b2c-0000-1111-2222-333344445555-2"
+
+// allStacks are the stacks of a synthesis with their names.
+func allStacks(s *Synthesis) map[string]awscdk.Stack {
+	p := s.Pipeline
+	return map[string]awscdk.Stack{
+		"network": p.Network.Stack, "storage": p.Storage.Stack, "kafka": p.Kafka.Stack, "ingestion": p.Ingestion.Stack,
+	}
+}
+
+// The variant synthesizes too, and is as clean as the default.
+func TestStacksVariant(t *testing.T) {
+	s := Synth(t, variantContext())
+	if v := s.ValidationViolations(t); len(v) > 0 {
+		t.Errorf("built-in CloudFormation validation reported:\n%s", strings.Join(v, "\n"))
+	}
+	for _, st := range allStacks(s) {
+		s.RequireNoNagFindings(t, st)
+	}
+	kafka := s.TemplateJSON(t, s.Pipeline.Kafka.Stack)
+	if n := len(Resources(kafka, "AWS::MSK::Cluster")); n != 0 {
+		t.Errorf("an existing cluster is configured, but %d clusters are declared", n)
+	}
+	tmpl := s.Template(t, s.Pipeline.Kafka.Stack)
+	Must(t, func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::MSK::Topic"), jsii.Number(3))
+		tmpl.HasResourceProperties(jsii.String("AWS::MSK::Topic"), map[string]interface{}{
+			"ClusterArn": existingClusterArn, "TopicName": "0ec858bf1407.pin",
+		})
+	})
+	ing := s.Template(t, s.Pipeline.Ingestion.Stack)
+	Must(t, func() {
+		// Topic ARNs of the imported cluster are literal.
+		ing.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]interface{}{
+			"PolicyDocument": map[string]interface{}{"Statement": assertions.Match_ArrayWith(&[]interface{}{
+				map[string]interface{}{
+					"Action":   []interface{}{"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"},
+					"Effect":   "Allow",
+					"Resource": "arn:aws:kafka:us-east-1:123456789012:topic/pinterest-msk-cluster/5f7a1b2c-0000-1111-2222-333344445555-2/0ec858bf1407.*",
+				},
+			})},
+		})
+		ing.HasResourceProperties(jsii.String("AWS::KafkaConnect::Connector"), map[string]interface{}{
+			"ConnectorConfiguration": assertions.Match_ObjectLike(&map[string]interface{}{
+				"flush.size": "100", "topics.regex": "0ec858bf1407.*",
+			}),
+		})
+		// The local zip is an asset in the CDK bootstrap bucket; no download function.
+		ing.HasResourceProperties(jsii.String("AWS::KafkaConnect::CustomPlugin"), map[string]interface{}{
+			"Location": map[string]interface{}{"S3Location": map[string]interface{}{
+				"BucketArn": assertions.Match_AnyValue(), "FileKey": assertions.Match_StringLikeRegexp(jsii.String(`^[0-9a-f]{64}\.zip$`)),
+			}},
+		})
+		ing.ResourceCountIs(jsii.String("Custom::ConnectorZip"), jsii.Number(0))
+	})
+	st := s.Template(t, s.Pipeline.Storage.Stack)
+	Must(t, func() {
+		st.HasResourceProperties(jsii.String("AWS::Kinesis::Stream"), map[string]interface{}{
+			"Name": "streaming-0ec858bf1407-pin", "StreamModeDetails": map[string]interface{}{"StreamMode": "ON_DEMAND"},
+		})
+		st.HasResource(jsii.String("AWS::S3::Bucket"), map[string]interface{}{"DeletionPolicy": "Delete"})
+	})
+	net := s.Template(t, s.Pipeline.Network.Stack)
+	Must(t, func() { net.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(2)) })
+}
+
+// No security group, in any stack of either synthesis, accepts traffic from the whole internet.
+func TestNoOpenIngress(t *testing.T) {
+	for _, s := range []*Synthesis{Synth(t, nil), Synth(t, variantContext())} {
+		for name, st := range allStacks(s) {
+			tmpl := s.TemplateJSON(t, st)
+			var rules []map[string]interface{}
+			for _, r := range Resources(tmpl, "AWS::EC2::SecurityGroup") {
+				in, _ := Props(r)["SecurityGroupIngress"].([]interface{})
+				for _, x := range in {
+					rules = append(rules, x.(map[string]interface{}))
+				}
+			}
+			for _, r := range Resources(tmpl, "AWS::EC2::SecurityGroupIngress") {
+				rules = append(rules, Props(r))
+			}
+			for _, r := range rules {
+				if r["CidrIp"] == "0.0.0.0/0" || r["CidrIpv6"] == "::/0" {
+					t.Errorf("%s: open ingress %v", name, r)
+				}
+			}
+		}
+	}
+}
+
+// No IAM statement allows a wildcard action, and only actions without resource-level
+// permissions are granted on Resource "*".
+func TestNoWildcardPermissions(t *testing.T) {
+	onAnyResource := map[string]bool{"kinesis:ListStreams": true}
+	for _, s := range []*Synthesis{Synth(t, nil), Synth(t, variantContext())} {
+		for name, st := range allStacks(s) {
+			for id, r := range Resources(s.TemplateJSON(t, st), "AWS::IAM::Policy") {
+				doc := Props(r)["PolicyDocument"].(map[string]interface{})
+				for _, x := range doc["Statement"].([]interface{}) {
+					stmt := x.(map[string]interface{})
+					actions := strs(stmt["Action"])
+					for _, a := range actions {
+						if a == "*" || strings.HasSuffix(a, ":*") {
+							t.Errorf("%s/%s: wildcard action %s", name, id, a)
+						}
+					}
+					if res, ok := stmt["Resource"].(string); ok && res == "*" {
+						for _, a := range actions {
+							if !onAnyResource[a] {
+								t.Errorf("%s/%s: %s on Resource *", name, id, a)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func strs(v interface{}) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []interface{}:
+		out := make([]string, len(x))
+		for i, e := range x {
+			out[i], _ = e.(string)
+		}
+		return out
+	}
+	return nil
+}
+
+// The role API Gateway uses for Kinesis acts on the three streams only (ListStreams aside).
+func TestKinesisRoleScoped(t *testing.T) {
+	s := Synth(t, nil)
+	tmpl := s.TemplateJSON(t, s.Pipeline.Ingestion.Stack)
+	var roleID string
+	for id, r := range Resources(tmpl, "AWS::IAM::Role") {
+		b, _ := json.Marshal(Props(r)["AssumeRolePolicyDocument"])
+		if strings.Contains(string(b), "apigateway.amazonaws.com") {
+			roleID = id
+		}
+	}
+	if roleID == "" {
+		t.Fatal("no role for API Gateway")
+	}
+	found := 0
+	for _, r := range Resources(tmpl, "AWS::IAM::Policy") {
+		roles, _ := json.Marshal(Props(r)["Roles"])
+		if !strings.Contains(string(roles), roleID) {
+			continue
+		}
+		for _, x := range Props(r)["PolicyDocument"].(map[string]interface{})["Statement"].([]interface{}) {
+			stmt := x.(map[string]interface{})
+			if strs(stmt["Action"])[0] == "kinesis:ListStreams" {
+				continue
+			}
+			found++
+			res, _ := stmt["Resource"].([]interface{})
+			var names []string
+			for _, r := range res {
+				b, _ := json.Marshal(r)
+				names = append(names, string(b))
+			}
+			all := strings.Join(names, " ")
+			if len(res) != 3 || !strings.Contains(all, "StreamPin") || !strings.Contains(all, "StreamGeo") || !strings.Contains(all, "StreamUser") {
+				t.Errorf("Kinesis actions %v on %s; want the three streams", stmt["Action"], all)
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no Kinesis statement in the API role's policy")
+	}
+}
+
+// The proxy instance: IMDSv2 only, encrypted root volume, no key pair, no public address, in a
+// private subnet, reachable on the proxy port from inside the VPC only.
+func TestProxyInstanceHardened(t *testing.T) {
+	s := Synth(t, nil)
+	tmpl := s.Template(t, s.Pipeline.Ingestion.Stack)
+	Must(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::EC2::LaunchTemplate"), map[string]interface{}{
+			"LaunchTemplateData": map[string]interface{}{"MetadataOptions": map[string]interface{}{"HttpTokens": "required"}},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::EC2::Instance"), map[string]interface{}{
+			"BlockDeviceMappings": []interface{}{map[string]interface{}{
+				"DeviceName": "/dev/xvda",
+				"Ebs":        map[string]interface{}{"Encrypted": true, "VolumeType": "gp3", "VolumeSize": 16},
+			}},
+			"KeyName": assertions.Match_Absent(),
+			"NetworkInterfaces": []interface{}{map[string]interface{}{
+				"AssociatePublicIpAddress": false,
+				"DeviceIndex":              "0",
+				"GroupSet":                 assertions.Match_AnyValue(),
+				"SubnetId":                 map[string]interface{}{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("privateSubnet1"))},
+			}},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), map[string]interface{}{
+			"SecurityGroupIngress": []interface{}{map[string]interface{}{
+				"CidrIp":   map[string]interface{}{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("CidrBlock"))},
+				"FromPort": 8082, "ToPort": 8082, "IpProtocol": "tcp", "Description": assertions.Match_AnyValue(),
+			}},
+		})
+		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]interface{}{
+			"Scheme": "internal", "Type": "network",
+		})
+	})
+	// The user data carries the deploy-time bootstrap string and the role's ARN.
+	b, _ := json.Marshal(Resources(s.TemplateJSON(t, s.Pipeline.Ingestion.Stack), "AWS::EC2::Instance"))
+	for _, want := range []string{"BootstrapBrokers", "BootstrapBrokerStringSaslIam", ":role/pinpipe-demo-rest-proxy", "Restart=on-failure"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("instance user data lacks %q", want)
+		}
+	}
+}
+
+// Data routes need the API key; CreateStream and DeleteStream need IAM and no key.
+func TestApiAuthorization(t *testing.T) {
+	s := Synth(t, nil)
+	tmpl := s.TemplateJSON(t, s.Pipeline.Ingestion.Stack)
+	seen := map[string]bool{}
+	for id, r := range Resources(tmpl, "AWS::ApiGateway::Method") {
+		p := Props(r)
+		b, _ := json.Marshal(p["Integration"])
+		integration := string(b)
+		admin := strings.Contains(integration, "action/CreateStream") || strings.Contains(integration, "action/DeleteStream")
+		key, _ := p["ApiKeyRequired"].(bool)
+		switch {
+		case admin:
+			seen["admin"] = true
+			if p["AuthorizationType"] != "AWS_IAM" || key {
+				t.Errorf("%s: stream administration must be IAM only, got %v api key %v", id, p["AuthorizationType"], key)
+			}
+		default:
+			seen[p["HttpMethod"].(string)] = true
+			if !key || p["AuthorizationType"] != "NONE" {
+				t.Errorf("%s (%s): data route without the API key", id, p["HttpMethod"])
+			}
+		}
+		if !strings.Contains(integration, "VPC_LINK") && !strings.Contains(integration, "application/x-amz-json-1.1") {
+			t.Errorf("%s: Kinesis integration without the x-amz-json-1.1 Content-Type", id)
+		}
+	}
+	for _, m := range []string{"admin", "GET", "PUT", "ANY"} {
+		if !seen[m] {
+			t.Errorf("no %s method", m)
+		}
+	}
+	api := s.Template(t, s.Pipeline.Ingestion.Stack)
+	Must(t, func() {
+		api.HasResourceProperties(jsii.String("AWS::ApiGateway::Stage"), map[string]interface{}{
+			"TracingEnabled": true,
+			"AccessLogSetting": map[string]interface{}{
+				"DestinationArn": assertions.Match_AnyValue(), "Format": assertions.Match_AnyValue(),
+			},
+		})
+		api.HasResourceProperties(jsii.String("AWS::ApiGateway::UsagePlan"), map[string]interface{}{
+			"Throttle": map[string]interface{}{"RateLimit": 100, "BurstLimit": 200},
+		})
+		api.HasResourceProperties(jsii.String("AWS::ApiGateway::Method"), map[string]interface{}{
+			"HttpMethod":         "PUT",
+			"RequestModels":      map[string]interface{}{"application/json": map[string]interface{}{"Ref": assertions.Match_StringLikeRegexp(jsii.String("PutRecords"))}},
+			"RequestValidatorId": assertions.Match_AnyValue(),
+		})
+		api.HasResourceProperties(jsii.String("AWS::ApiGateway::Method"), map[string]interface{}{
+			"HttpMethod":    "PUT",
+			"RequestModels": map[string]interface{}{"application/json": map[string]interface{}{"Ref": assertions.Match_StringLikeRegexp(jsii.String("PutRecord[^s]"))}},
+		})
+		api.HasResourceProperties(jsii.String("AWS::ApiGateway::Method"), map[string]interface{}{
+			"Integration": assertions.Match_ObjectLike(&map[string]interface{}{
+				"ConnectionType": "VPC_LINK", "Type": "HTTP_PROXY",
+			}),
+		})
+	})
+}
+
+// MSK: IAM client auth only, TLS to clients and between brokers, broker logs; the sink connector:
+// the seed's configuration, IAM, TLS, worker logs.
+func TestKafkaAndSink(t *testing.T) {
+	s := Synth(t, nil)
+	kafka := s.Template(t, s.Pipeline.Kafka.Stack)
+	Must(t, func() {
+		kafka.HasResourceProperties(jsii.String("AWS::MSK::Cluster"), map[string]interface{}{
+			"ClientAuthentication": map[string]interface{}{
+				"Sasl":            map[string]interface{}{"Iam": map[string]interface{}{"Enabled": true}},
+				"Unauthenticated": map[string]interface{}{"Enabled": false},
+			},
+			"EncryptionInfo": map[string]interface{}{"EncryptionInTransit": map[string]interface{}{"ClientBroker": "TLS", "InCluster": true}},
+			"LoggingInfo": map[string]interface{}{"BrokerLogs": map[string]interface{}{
+				"CloudWatchLogs": map[string]interface{}{"Enabled": true, "LogGroup": assertions.Match_AnyValue()},
+			}},
+		})
+		kafka.ResourceCountIs(jsii.String("AWS::MSK::Topic"), jsii.Number(3))
+	})
+	ing := s.Template(t, s.Pipeline.Ingestion.Stack)
+	Must(t, func() {
+		ing.HasResourceProperties(jsii.String("AWS::KafkaConnect::Connector"), map[string]interface{}{
+			"ConnectorConfiguration": map[string]interface{}{
+				"connector.class":                "io.confluent.connect.s3.S3SinkConnector",
+				"s3.region":                      map[string]interface{}{"Ref": "AWS::Region"},
+				"s3.bucket.name":                 assertions.Match_AnyValue(),
+				"flush.size":                     "1",
+				"schema.compatibility":           "NONE",
+				"tasks.max":                      "3",
+				"topics.regex":                   "demo.*",
+				"format.class":                   "io.confluent.connect.s3.format.json.JsonFormat",
+				"partitioner.class":              "io.confluent.connect.storage.partitioner.DefaultPartitioner",
+				"value.converter.schemas.enable": "false",
+				"value.converter":                "org.apache.kafka.connect.json.JsonConverter",
+				"storage.class":                  "io.confluent.connect.s3.storage.S3Storage",
+				"key.converter":                  "org.apache.kafka.connect.storage.StringConverter",
+			},
+			"KafkaClusterClientAuthentication": map[string]interface{}{"AuthenticationType": "IAM"},
+			"KafkaClusterEncryptionInTransit":  map[string]interface{}{"EncryptionType": "TLS"},
+			"LogDelivery": map[string]interface{}{"WorkerLogDelivery": map[string]interface{}{
+				"CloudWatchLogs": map[string]interface{}{"Enabled": true, "LogGroup": assertions.Match_AnyValue()},
+			}},
+		})
+		ing.HasResourceProperties(jsii.String("Custom::ConnectorZip"), map[string]interface{}{
+			"Url": "https://d1i4a15mxbxib1.cloudfront.net/api/plugins/confluentinc/kafka-connect-s3/versions/10.0.3/confluentinc-kafka-connect-s3-10.0.3.zip",
+			"Key": "plugins/confluentinc-kafka-connect-s3-10.0.3.zip",
+		})
+	})
+}
+
+// Buckets: encrypted, private, TLS only, versioned (data buckets), access-logged; streams encrypted.
+func TestStorageProtected(t *testing.T) {
+	s := Synth(t, nil)
+	tmpl := s.TemplateJSON(t, s.Pipeline.Storage.Stack)
+	buckets := Resources(tmpl, "AWS::S3::Bucket")
+	if len(buckets) != 3 {
+		t.Fatalf("%d buckets, want 3", len(buckets))
+	}
+	for id, b := range buckets {
+		p := Props(b)
+		enc, _ := json.Marshal(p["BucketEncryption"])
+		if !strings.Contains(string(enc), "AES256") {
+			t.Errorf("%s: encryption %s", id, enc)
+		}
+		pab, _ := p["PublicAccessBlockConfiguration"].(map[string]interface{})
+		for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+			if pab[k] != true {
+				t.Errorf("%s: %s not set", id, k)
+			}
+		}
+		if b["DeletionPolicy"] != "Retain" {
+			t.Errorf("%s: deletion policy %v, want Retain by default", id, b["DeletionPolicy"])
+		}
+		if strings.HasPrefix(id, "AccessLogs") {
+			continue
+		}
+		if v, _ := p["VersioningConfiguration"].(map[string]interface{}); v["Status"] != "Enabled" {
+			t.Errorf("%s: not versioned", id)
+		}
+		if p["LoggingConfiguration"] == nil {
+			t.Errorf("%s: no access logs", id)
+		}
+	}
+	policies, _ := json.Marshal(Resources(tmpl, "AWS::S3::BucketPolicy"))
+	if strings.Count(string(policies), `"aws:SecureTransport":"false"`) != 3 {
+		t.Errorf("every bucket must deny requests without TLS: %s", policies)
+	}
+	st := s.Template(t, s.Pipeline.Storage.Stack)
+	Must(t, func() {
+		for _, k := range []string{"pin", "geo", "user"} {
+			st.HasResourceProperties(jsii.String("AWS::Kinesis::Stream"), map[string]interface{}{
+				"Name":             "streaming-demo-" + k,
+				"ShardCount":       1,
+				"StreamEncryption": map[string]interface{}{"EncryptionType": "KMS", "KeyId": "alias/aws/kinesis"},
+			})
+		}
+	})
+}
