@@ -135,10 +135,11 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 	}
 	s.Dag, s.DagFile = src, dag.DagID+".py"
 	s.Airflow = mwaa.New(stack, "Airflow", &mwaa.Props{
-		Name:       cfg.Name("airflow"),
-		Vpc:        props.Vpc,
-		Dags:       map[string]string{s.DagFile: src},
-		AccessLogs: props.AccessLogs,
+		Name:             cfg.Name("airflow"),
+		EnvironmentClass: cfg.MwaaEnvironmentClass,
+		Vpc:              props.Vpc,
+		Dags:             map[string]string{s.DagFile: src},
+		AccessLogs:       props.AccessLogs,
 	})
 	role := s.Airflow.ExecutionRole
 	for _, st := range s.Task.RunTaskStatements() {

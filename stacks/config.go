@@ -86,6 +86,9 @@ type Config struct {
 	// Emulator deploys the posting emulator on a schedule (processing stacks). Default false:
 	// nothing posts data, and costs accrue, until a user asks for it.
 	Emulator bool `ctx:"emulator"`
+	// MwaaEnvironmentClass sizes the Airflow environment when scheduler is mwaa: mw1.micro,
+	// mw1.small (default), mw1.medium, mw1.large, ...
+	MwaaEnvironmentClass string `ctx:"mwaaEnvironmentClass"`
 	// AlarmEmail, when set, is subscribed to the alarm topic (the address confirms by mail).
 	AlarmEmail string `ctx:"alarmEmail"`
 	// FirehoseBufferSeconds and FirehoseBufferMiB bound the Firehose delivery of cleaned stream
@@ -118,6 +121,7 @@ func DefaultConfig() Config {
 		NatGateways:            1,
 		Scheduler:              "mwaa",
 		Emulator:               false,
+		MwaaEnvironmentClass:   "mw1.small",
 		FirehoseBufferSeconds:  60,
 		FirehoseBufferMiB:      5,
 	}
@@ -160,6 +164,7 @@ var (
 	sha256RE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	instanceRE    = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9]+$`)
 	mskInstanceRE = regexp.MustCompile(`^kafka\.[a-z0-9]+\.[a-z0-9]+$`)
+	mwaaClassRE   = regexp.MustCompile(`^mw1\.(micro|small|medium|large|xlarge|2xlarge)$`)
 	emailRE       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
@@ -284,6 +289,9 @@ func (c Config) Validate() error {
 	}
 	if c.AlarmEmail != "" && !emailRE.MatchString(c.AlarmEmail) {
 		return bad("alarmEmail", "%q is not an e-mail address", c.AlarmEmail)
+	}
+	if !mwaaClassRE.MatchString(c.MwaaEnvironmentClass) {
+		return bad("mwaaEnvironmentClass", "%q is not an MWAA environment class like mw1.small", c.MwaaEnvironmentClass)
 	}
 	switch c.Scheduler {
 	case "eventbridge", "mwaa":

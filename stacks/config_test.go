@@ -65,6 +65,7 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		{"kinesisShards", 0.0},
 		{"scheduler", "cron"},
 		{"alarmEmail", "not an address"},
+		{"mwaaEnvironmentClass", "mw2.huge"},
 		{"connectorSha256", "abc"},
 		{"connectorUrl", "http://example.com/x.zip"},
 		{"connectorZipPath", "/no/such/file.zip"},

@@ -162,6 +162,7 @@ func TestBatchDag(t *testing.T) {
 	// MWAA runs in the same two private subnets, web server private.
 	envProps := Props(env)
 	assert.Equal(t, "PRIVATE_ONLY", envProps["WebserverAccessMode"])
+	assert.Equal(t, s.Config.MwaaEnvironmentClass, envProps["EnvironmentClass"])
 	var envSubnets []string
 	for _, x := range envProps["NetworkConfiguration"].(map[string]interface{})["SubnetIds"].([]interface{}) {
 		envSubnets = append(envSubnets, cfnString(t, x))

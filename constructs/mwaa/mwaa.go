@@ -36,8 +36,8 @@ type Props struct {
 	Dags map[string]string
 	// AirflowVersion. Default "2.10.3".
 	AirflowVersion string
-	// EnvironmentClass. Default "mw1.micro" (one scheduler and one worker: enough for a daily
-	// job, the cheapest class).
+	// EnvironmentClass. Default "mw1.small", MWAA's own default (mw1.micro, with one scheduler
+	// and one worker, is enough for a daily job and costs less).
 	EnvironmentClass string
 	// PublicWebServer exposes the Airflow UI on the internet (still behind IAM). Default false.
 	PublicWebServer bool
@@ -94,7 +94,7 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 		p.AirflowVersion = "2.10.3"
 	}
 	if p.EnvironmentClass == "" {
-		p.EnvironmentClass = "mw1.micro"
+		p.EnvironmentClass = "mw1.small"
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
@@ -201,8 +201,10 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 			"the DAG bucket is read whole (it holds only DAGs)"),
 	}}, jsii.Bool(true))
 
-	module := func() *awsmwaa.CfnEnvironment_ModuleLoggingConfigurationProperty {
-		return &awsmwaa.CfnEnvironment_ModuleLoggingConfigurationProperty{Enabled: jsii.Bool(true), LogLevel: jsii.String("INFO")}
+	// Task logs at INFO (they hold the tasks' output); the components at WARNING: at INFO the
+	// scheduler and DAG processor log every parse, some GB a month of CloudWatch Logs at idle.
+	module := func(level string) *awsmwaa.CfnEnvironment_ModuleLoggingConfigurationProperty {
+		return &awsmwaa.CfnEnvironment_ModuleLoggingConfigurationProperty{Enabled: jsii.Bool(true), LogLevel: jsii.String(level)}
 	}
 	access := "PRIVATE_ONLY"
 	if p.PublicWebServer {
@@ -221,8 +223,8 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 		},
 		WebserverAccessMode: jsii.String(access),
 		LoggingConfiguration: &awsmwaa.CfnEnvironment_LoggingConfigurationProperty{
-			DagProcessingLogs: module(), SchedulerLogs: module(), TaskLogs: module(),
-			WebserverLogs: module(), WorkerLogs: module(),
+			DagProcessingLogs: module("WARNING"), SchedulerLogs: module("WARNING"), TaskLogs: module("INFO"),
+			WebserverLogs: module("WARNING"), WorkerLogs: module("WARNING"),
 		},
 		AirflowConfigurationOptions: map[string]string{"core.load_examples": "False"},
 	}
