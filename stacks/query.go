@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsglue"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -64,14 +65,24 @@ func NewQueryStack(scope constructs.Construct, id string, props *QueryStackProps
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &QueryStack{Stack: stack, Raw: map[record.Kind]*gluetable.Table{}, Clean: map[record.Kind]*gluetable.Table{}}
 	for _, k := range record.Kinds {
+		topic := SinkPrefix + record.Topic(cfg.UserID, k) + "/"
 		s.Raw[k] = gluetable.New(stack, "Raw"+kindTitle(k), &gluetable.Props{
 			DatabaseName: props.DatabaseName,
 			Name:         RawTableName(k),
 			Description:  "Raw " + string(k) + " records as the S3 sink wrote them (for exploration; the analysis reads the clean table)",
 			Bucket:       props.Sink,
-			Prefix:       SinkPrefix + record.Topic(cfg.UserID, k) + "/",
+			Prefix:       topic,
 			Format:       gluetable.JSON,
 			Columns:      RawColumns[k],
+			// The sink writes <topic>/partition=<p>/...: Athena projects the topic's partitions
+			// instead of listing them (no crawler, no MSCK REPAIR).
+			PartitionKeys: []*awsglue.CfnTable_ColumnProperty{col("kafka_partition", "int")},
+			Parameters: map[string]string{
+				"projection.enabled":               "true",
+				"projection.kafka_partition.type":  "integer",
+				"projection.kafka_partition.range": fmt.Sprintf("0,%d", cfg.TopicPartitions-1),
+				"storage.location.template":        "s3://" + *props.Sink.BucketName() + "/" + topic + "partition=${kafka_partition}/",
+			},
 		})
 		s.Clean[k] = gluetable.New(stack, "Clean"+kindTitle(k), &gluetable.Props{
 			DatabaseName: props.DatabaseName,

@@ -180,6 +180,10 @@ func TestAthenaNamedQueriesAreTheBatchSQL(t *testing.T) {
 		raw := Props(tables[stacks.RawTableName(k)])["TableInput"].(map[string]interface{})["StorageDescriptor"].(map[string]interface{})
 		assert.Equal(t, "org.openx.data.jsonserde.JsonSerDe", raw["SerdeInfo"].(map[string]interface{})["SerializationLibrary"])
 		assert.Contains(t, toJSON(t, raw["Location"]), "/topics/"+record.Topic(s.Config.UserID, k)+"/")
+		ti := Props(tables[stacks.RawTableName(k)])["TableInput"].(map[string]interface{})
+		params := ti["Parameters"].(map[string]interface{})
+		assert.Equal(t, "0,0", params["projection.kafka_partition.range"], "one partition per topic by default")
+		assert.Contains(t, toJSON(t, params["storage.location.template"]), "/topics/"+record.Topic(s.Config.UserID, k)+"/partition=${kafka_partition}/")
 	}
 }
 

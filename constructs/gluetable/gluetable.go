@@ -33,6 +33,9 @@ type Props struct {
 	Prefix  string
 	Format  Format
 	Columns []*awsglue.CfnTable_ColumnProperty
+	// PartitionKeys and Parameters (e.g. Athena partition projection) are added to the table.
+	PartitionKeys []*awsglue.CfnTable_ColumnProperty
+	Parameters    map[string]string
 	// RemovalPolicy of the table (metadata only; the files stay). Default DESTROY.
 	RemovalPolicy awscdk.RemovalPolicy
 }
@@ -86,6 +89,9 @@ func New(scope constructs.Construct, id string, props *Props) *Table {
 		Location: jsii.String("s3://" + *p.Bucket.BucketName() + "/" + p.Prefix),
 	}
 	params := map[string]string{"classification": string(p.Format)}
+	for k, v := range p.Parameters {
+		params[k] = v
+	}
 	switch p.Format {
 	case JSON:
 		sd.InputFormat = jsii.String("org.apache.hadoop.mapred.TextInputFormat")
@@ -110,6 +116,9 @@ func New(scope constructs.Construct, id string, props *Props) *Table {
 		TableType:         jsii.String("EXTERNAL_TABLE"),
 		Parameters:        params,
 		StorageDescriptor: sd,
+	}
+	if len(p.PartitionKeys) > 0 {
+		ti.PartitionKeys = p.PartitionKeys
 	}
 	if p.Description != "" {
 		ti.Description = jsii.String(p.Description)
