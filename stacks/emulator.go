@@ -81,8 +81,9 @@ func NewEmulatorStack(scope constructs.Construct, id string, props *EmulatorStac
 			Entry:       "lambda/emulator",
 			Description: "Posts synthetic source rows to the " + mode + " routes of " + cfg.Name("api"),
 			Timeout:     awscdk.Duration_Seconds(jsii.Number(90)),
-			// One run at a time per mode: a slow run is never overlapped by the next.
-			ReservedConcurrentExecutions: 1,
+			// No reserved concurrency: a run (at most the 90 s timeout) ends long before the next
+			// (every 10 minutes), and a reservation would fail to deploy in new accounts whose
+			// concurrency quota is 10.
 			Environment: map[string]*string{
 				"PINPIPE_INVOKE_URL":         props.InvokeUrl,
 				"PINPIPE_USER_ID":            jsii.String(cfg.UserID),

@@ -63,9 +63,9 @@ func NewStreamingStack(scope constructs.Construct, id string, props *StreamingSt
 		Description: "Firehose transformation: cleans pin, geo and user records (analytics/clean)",
 		MemorySize:  256,
 		Timeout:     awscdk.Duration_Minutes(jsii.Number(1)),
-		// Three delivery streams, a few concurrent batches each: the cap keeps a burst from
-		// starving the account's other functions.
-		ReservedConcurrentExecutions: 30,
+		// No reserved concurrency: Firehose runs about one batch per shard at a time, so the
+		// cleaner cannot starve other functions, and a reservation would fail to deploy in new
+		// accounts whose concurrency quota is 10.
 	})
 
 	for _, k := range record.Kinds {

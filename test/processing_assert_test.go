@@ -96,7 +96,7 @@ func TestStreamingTables(t *testing.T) {
 			fn := Props(Resources(tmpl, "AWS::Lambda::Function")[cleaner])
 			assert.Equal(t, "provided.al2023", fn["Runtime"])
 			assert.Equal(t, []interface{}{"arm64"}, fn["Architectures"])
-			assert.Equal(t, 30.0, fn["ReservedConcurrentExecutions"])
+			assert.Nil(t, fn["ReservedConcurrentExecutions"])
 
 			tables := tablesByName(tmpl)
 			streams := Resources(tmpl, "AWS::KinesisFirehose::DeliveryStream")
