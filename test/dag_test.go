@@ -163,6 +163,8 @@ func TestBatchDag(t *testing.T) {
 	envProps := Props(env)
 	assert.Equal(t, "PRIVATE_ONLY", envProps["WebserverAccessMode"])
 	assert.Equal(t, s.Config.MwaaEnvironmentClass, envProps["EnvironmentClass"])
+	assert.Equal(t, "False", envProps["AirflowConfigurationOptions"].(map[string]interface{})["core.dags_are_paused_at_creation"],
+		"the DAG runs on its schedule without being unpaused in the (private) UI")
 	var envSubnets []string
 	for _, x := range envProps["NetworkConfiguration"].(map[string]interface{})["SubnetIds"].([]interface{}) {
 		envSubnets = append(envSubnets, cfnString(t, x))

@@ -226,7 +226,12 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 			DagProcessingLogs: module("WARNING"), SchedulerLogs: module("WARNING"), TaskLogs: module("INFO"),
 			WebserverLogs: module("WARNING"), WorkerLogs: module("WARNING"),
 		},
-		AirflowConfigurationOptions: map[string]string{"core.load_examples": "False"},
+		AirflowConfigurationOptions: map[string]string{
+			"core.load_examples": "False",
+			// The web server is private: a DAG must run on its schedule without someone
+			// unpausing it in the UI first.
+			"core.dags_are_paused_at_creation": "False",
+		},
 	}
 	if strings.HasPrefix(p.EnvironmentClass, "mw1.micro") {
 		ep.MinWorkers, ep.MaxWorkers, ep.Schedulers = jsii.Number(1), jsii.Number(1), jsii.Number(1)
