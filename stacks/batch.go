@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -99,6 +101,15 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 	for _, sn := range *s.Task.Subnets.SubnetIds {
 		subnets = append(subnets, *sn)
 	}
+	// To run the job now, whatever the scheduler.
+	awscdk.NewCfnOutput(stack, jsii.String("RunTaskCommand"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Runs the batch job once, now"),
+		Value: jsii.String("aws ecs run-task --cluster " + *s.Task.Cluster.ClusterName() +
+			" --task-definition " + *s.Task.TaskDefinition.TaskDefinitionArn() +
+			" --launch-type FARGATE --network-configuration 'awsvpcConfiguration={subnets=[" + strings.Join(subnets, ",") +
+			"],securityGroups=[" + *s.Task.SecurityGroup.SecurityGroupId() + "],assignPublicIp=DISABLED}'"),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("TaskLogGroup"), &awscdk.CfnOutputProps{Value: s.Task.LogGroup.LogGroupName()})
 	if cfg.Scheduler == SchedulerEventBridge {
 		s.Schedule = schedule.New(stack, "Daily", &schedule.Props{
 			Expression:  BatchCron,
@@ -155,5 +166,10 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 		})},
 	}))
 	s.Task.LogGroup.GrantRead(role) // the task's log in the Airflow task log
+	awscdk.NewCfnOutput(stack, jsii.String("TriggerDagCommand"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Starts a DAG run now through the MWAA API (the web server is private)"),
+		Value: jsii.String("aws mwaa invoke-rest-api --name " + cfg.Name("airflow") + " --method POST --path /dags/" +
+			dag.DagID + "/dagRuns --body '{}'"),
+	})
 	return s
 }

@@ -56,5 +56,9 @@ func NewMonitoringStack(scope constructs.Construct, id string, props *Monitoring
 		EcsClusterArn:   props.EcsClusterArn,
 		AlarmEmail:      cfg.AlarmEmail,
 	})
+	awscdk.NewCfnOutput(stack, jsii.String("Dashboard"), &awscdk.CfnOutputProps{
+		Value: jsii.String("https://console.aws.amazon.com/cloudwatch/home#dashboards/dashboard/" + cfg.Name("dashboard")),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{Value: s.Monitoring.Topic.TopicArn()})
 	return s
 }

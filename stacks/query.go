@@ -101,6 +101,8 @@ func NewQueryStack(scope constructs.Construct, id string, props *QueryStackProps
 		Database:      props.DatabaseName,
 		Queries:       queries,
 	})
+	awscdk.NewCfnOutput(stack, jsii.String("AthenaWorkGroup"), &awscdk.CfnOutputProps{Value: s.Workgroup.WorkGroup.Ref()})
+	awscdk.NewCfnOutput(stack, jsii.String("GlueDatabase"), &awscdk.CfnOutputProps{Value: jsii.String(props.DatabaseName)})
 	return s
 }
 
