@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
 
 // DefaultExclude keeps what is not source out of the image's build context and hash, so that
@@ -56,6 +57,10 @@ type Props struct {
 	// Cpu (units) and MemoryMiB of the task. Default 1024 and 4096.
 	Cpu       float64
 	MemoryMiB float64
+	// ContainerInsights turns on ECS Container Insights for the cluster (billed as custom
+	// metrics). Default off: a job that runs minutes a day is watched through its log group and
+	// its stopped-task events.
+	ContainerInsights bool
 	// LogRetention of the task's log group. Default one month.
 	LogRetention awslogs.RetentionDays
 }
@@ -126,11 +131,22 @@ func New(scope constructs.Construct, id string, props *Props) *BatchTask {
 	b := &BatchTask{Construct: c, StreamPrefix: "batch"}
 	b.Subnets = p.Vpc.SelectSubnets(p.Subnets)
 
-	cp := &awsecs.ClusterProps{Vpc: p.Vpc, ContainerInsightsV2: awsecs.ContainerInsights_ENABLED}
+	insights := awsecs.ContainerInsights_DISABLED
+	if p.ContainerInsights {
+		insights = awsecs.ContainerInsights_ENABLED
+	}
+	cp := &awsecs.ClusterProps{Vpc: p.Vpc, ContainerInsightsV2: insights}
 	if p.ClusterName != "" {
 		cp.ClusterName = jsii.String(p.ClusterName)
 	}
 	b.Cluster = awsecs.NewCluster(c, jsii.String("Cluster"), cp)
+	if !p.ContainerInsights {
+		cdknag.NagSuppressions_AddResourceSuppressions(b.Cluster, &[]*cdknag.NagPackSuppression{{
+			Id: jsii.String("AwsSolutions-ECS4"),
+			Reason: jsii.String("Container Insights is off by choice (Props.ContainerInsights): the cluster only runs a short daily task, " +
+				"whose output is in its log group and whose failures are reported from its stopped-task events"),
+		}}, jsii.Bool(false))
+	}
 
 	b.SecurityGroup = awsec2.NewSecurityGroup(c, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              p.Vpc,
