@@ -307,14 +307,17 @@ func TestProcessingSecurity(t *testing.T) {
 		for _, st := range s.Pipeline.ProcessingStacks() {
 			tmpl := s.TemplateJSON(t, st)
 			name := sc.name + "/" + *st.StackName()
-			raw := toJSON(t, tmpl)
-			assert.NotContains(t, raw, `"CidrIp":"0.0.0.0/0","Description":"from`, name)
+			var ingress []interface{}
 			for _, r := range Resources(tmpl, "AWS::EC2::SecurityGroup") {
-				for _, in := range list(Props(r)["SecurityGroupIngress"]) {
-					if m, ok := in.(map[string]interface{}); ok {
-						assert.NotEqual(t, "0.0.0.0/0", m["CidrIp"], name)
-						assert.NotEqual(t, "::/0", m["CidrIpv6"], name)
-					}
+				ingress = append(ingress, list(Props(r)["SecurityGroupIngress"])...)
+			}
+			for _, r := range Resources(tmpl, "AWS::EC2::SecurityGroupIngress") {
+				ingress = append(ingress, Props(r))
+			}
+			for _, in := range ingress {
+				if m, ok := in.(map[string]interface{}); ok {
+					assert.NotEqual(t, "0.0.0.0/0", m["CidrIp"], name)
+					assert.NotEqual(t, "::/0", m["CidrIpv6"], name)
 				}
 			}
 			for _, stmt := range statements(tmpl) {
@@ -457,4 +460,52 @@ func TestMonitoring(t *testing.T) {
 	assert.Contains(t, pattern, `"ECS Task State Change"`)
 	assert.Contains(t, pattern, `"STOPPED"`)
 	assert.Contains(t, pattern, `TaskFailedToStart`)
+}
+
+// Each delivery stream's role reaches only its own table: S3 objects under the table's prefix
+// and its error prefix, Glue on its catalog, database and table, its own source stream.
+func TestFirehoseRoles(t *testing.T) {
+	s := Synth(t, nil)
+	tmpl := s.TemplateJSON(t, s.Pipeline.Streaming.Stack)
+	db := stacks.DatabaseName(s.Config.UserID)
+	for _, k := range record.Kinds {
+		table := record.StreamTable(s.Config.UserID, k)
+		role := ""
+		for id, r := range Resources(tmpl, "AWS::IAM::Role") {
+			if strings.Contains(toJSON(t, Props(r)["Description"]), "Iceberg table "+table) {
+				role = id
+			}
+		}
+		require.NotEmpty(t, role, "role of %s", table)
+		seen := map[string]int{}
+		for _, r := range Resources(tmpl, "AWS::IAM::Policy") {
+			p := Props(r)
+			if toJSON(t, p["Roles"]) != toJSON(t, []interface{}{map[string]interface{}{"Ref": role}}) {
+				continue
+			}
+			for _, st := range list(p["PolicyDocument"].(map[string]interface{})["Statement"]) {
+				m := st.(map[string]interface{})
+				for _, a := range list(m["Action"]) {
+					for _, res := range list(m["Resource"]) {
+						r := maskImports(toJSON(t, res))
+						seen[strings.Split(a.(string), ":")[0]]++
+						switch act := a.(string); {
+						case strings.HasPrefix(act, "s3:"):
+							assert.Regexp(t, `"Results"\}$|"Results"\},"/(iceberg/`+db+`\.db/`+table+`|firehose-errors/`+table+`)/\*"\]\]\}$`, r, act)
+						case strings.HasPrefix(act, "glue:"):
+							assert.Regexp(t, `:catalog"|:database/`+db+`"|:table/`+db+`/`+table+`"`, r, act)
+						case strings.HasPrefix(act, "kinesis:"):
+							assert.Contains(t, r, "Stream"+strings.ToUpper(string(k)[:1])+string(k)[1:], act)
+						case strings.HasPrefix(act, "lambda:"), strings.HasPrefix(act, "logs:"):
+						default:
+							t.Errorf("%s: unexpected action %s on %s", table, act, r)
+						}
+					}
+				}
+			}
+		}
+		for _, svc := range []string{"s3", "glue", "kinesis", "lambda", "logs"} {
+			assert.NotZero(t, seen[svc], "%s: no %s grant checked", table, svc)
+		}
+	}
 }
