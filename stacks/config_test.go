@@ -126,3 +126,25 @@ func TestConfigContextKeys(t *testing.T) {
 		}
 	}
 }
+
+// Any string for any key (as `-c key=value` gives) is accepted or refused with an error naming
+// a key; never a panic.
+func FuzzLoadConfig(f *testing.F) {
+	typ := reflect.TypeOf(Config{})
+	var keys []string
+	for i := 0; i < typ.NumField(); i++ {
+		if k := typ.Field(i).Tag.Get("ctx"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	for _, seed := range []string{"", "0", "-1", "1e9", "true", "demo", " 42 ", "arn:aws:kafka:us-east-1:123456789012:cluster/a/b", "ON_DEMAND"} {
+		f.Add(uint8(0), seed)
+	}
+	f.Fuzz(func(t *testing.T, k uint8, value string) {
+		key := keys[int(k)%len(keys)]
+		_, err := LoadConfig(fakeContext{key: value})
+		if err != nil && !strings.Contains(err.Error(), "context \"") {
+			t.Errorf("%s=%q: error names no key: %v", key, value, err)
+		}
+	})
+}
