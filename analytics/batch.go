@@ -207,15 +207,19 @@ func findSinkFiles(ctx context.Context, src source, userID string, rep *BatchRep
 	var keys [3][]string
 	found := false
 	for _, c := range candidates {
-		total := 0
+		// The three topics are listed at once: with one object per record, listing is many
+		// pages of 1,000 keys.
+		g, gctx := errgroup.WithContext(ctx)
 		for i, k := range record.Kinds {
-			ks, err := c.list(ctx, "topics/"+record.Topic(userID, k)+"/")
-			if err != nil {
-				return nil, nil, err
-			}
-			keys[i] = ks
-			total += len(ks)
+			g.Go(func() (err error) {
+				keys[i], err = c.list(gctx, "topics/"+record.Topic(userID, k)+"/")
+				return err
+			})
 		}
+		if err := g.Wait(); err != nil {
+			return nil, nil, err
+		}
+		total := len(keys[0]) + len(keys[1]) + len(keys[2])
 		if total > 0 {
 			src, found = c, true
 			break
@@ -466,20 +470,23 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		for _, c := range clean.Columns(k) {
 			cols = append(cols, quoteIdent(c.Name))
 		}
+		// Repeats are few (re-sends), so deleting them in place is cheaper than copying every
+		// row into a new table; the clean table is a view without the order column.
 		stage := quoteIdent(stageTable(k))
-		q := fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s WHERE %s IN (SELECT min(%s) FROM %s GROUP BY ind)",
-			quoteIdent(tableName(k)), strings.Join(cols, ", "), stage, seqColumn, seqColumn, stage)
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		del := fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s NOT IN (SELECT min(%[2]s) FROM %[1]s GROUP BY ind)", stage, seqColumn)
+		res, err := db.ExecContext(ctx, del)
+		if err != nil {
 			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
 		}
-		var staged, kept int64
-		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT (SELECT count(*) FROM %s), (SELECT count(*) FROM %s)",
-			stage, quoteIdent(tableName(k)))).Scan(&staged, &kept); err != nil {
-			return fmt.Errorf("counting %s rows: %w", k, err)
+		if st.Duplicates, err = res.RowsAffected(); err != nil {
+			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
 		}
-		st.Rows, st.Duplicates = kept, staged-kept
-		if _, err := db.ExecContext(ctx, "DROP TABLE "+stage); err != nil {
-			return fmt.Errorf("dropping %s: %w", stage, err)
+		view := fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(tableName(k)), strings.Join(cols, ", "), stage)
+		if _, err := db.ExecContext(ctx, view); err != nil {
+			return fmt.Errorf("creating the clean %s table: %w", k, err)
+		}
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+stage).Scan(&st.Rows); err != nil {
+			return fmt.Errorf("counting %s rows: %w", k, err)
 		}
 	}
 	return nil

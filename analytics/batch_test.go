@@ -287,3 +287,36 @@ func rowFromValues(t *testing.T, kind record.Kind, cols []string, vals []any) cl
 	require.NoError(t, json.Unmarshal(b, row))
 	return row
 }
+
+func TestBatchCancelled(t *testing.T) {
+	in := t.TempDir()
+	writeSinkDir(t, in, 5000, 2, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := RunBatch(ctx, BatchConfig{Input: in, Out: t.TempDir()})
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
+func TestBatchConfigErrors(t *testing.T) {
+	ctx := context.Background()
+	_, err := RunBatch(ctx, BatchConfig{Input: t.TempDir(), UserID: "Bad_ID", Out: t.TempDir()})
+	assert.ErrorContains(t, err, "--user-id")
+	_, err = RunBatch(ctx, BatchConfig{Out: t.TempDir()})
+	assert.ErrorContains(t, err, "--input is required")
+	_, err = RunBatch(ctx, BatchConfig{Input: t.TempDir()})
+	assert.ErrorContains(t, err, "--out is required")
+	_, err = RunBatch(ctx, BatchConfig{Input: filepath.Join(t.TempDir(), "nope"), Out: t.TempDir()})
+	assert.ErrorContains(t, err, "input:")
+
+	// One kind missing entirely is named.
+	in := t.TempDir()
+	objs := goldenObjects()
+	for k := range objs {
+		if strings.HasPrefix(k, "topics/demo.geo/") {
+			delete(objs, k)
+		}
+	}
+	writeObjects(t, in, objs)
+	_, err = RunBatch(ctx, BatchConfig{Input: in, Out: t.TempDir()})
+	assert.ErrorContains(t, err, "no sink objects under "+in+"/topics/demo.geo/")
+}

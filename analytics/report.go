@@ -23,6 +23,12 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"fmt":      FormatValue,
 	"thousand": thousands,
 	"dur":      func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"rows": func(n int) string {
+		if n == 1 {
+			return "1 row"
+		}
+		return strconv.Itoa(n) + " rows"
+	},
 }).Parse(reportTemplate))
 
 // palette is the colour of each series (bars use the first).

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pinpipe/pinpipe/internal/testenv"
 )
 
 func writeSink(t *testing.T, dir string, files map[string]string) {
@@ -60,5 +62,18 @@ func TestAnalyseAndQuery(t *testing.T) {
 	assert.Contains(t, stderr, "topics there: abc.geo, abc.pin, abc.user; is --user-id right?")
 
 	code, _, _ = runCLI(t, nil, "analyse")
+	assert.Equal(t, 2, code)
+
+	// The shipped SQL files run as they are, from --file or after "--" (they start with a comment).
+	sqlFile := filepath.Join(testenv.RepoRoot(), "analytics", "sql", "top_user_by_country.sql")
+	code, stdout, stderr = runCLI(t, nil, "query", "--data", out, "--file", sqlFile)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "Chad     Ann          5000")
+	body, err := os.ReadFile(sqlFile)
+	require.NoError(t, err)
+	code, stdout, stderr = runCLI(t, nil, "query", "--data", out, "--", string(body))
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "Chad     Ann          5000")
+	code, _, _ = runCLI(t, nil, "query", "--data", out, "--file", sqlFile, "SELECT 1")
 	assert.Equal(t, 2, code)
 }

@@ -4,20 +4,35 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/pinpipe/pinpipe/analytics"
 )
 
 func runQuery(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "query", `[--data DIR] [--format table|csv] "SQL"`)
+	fs := newFlagSet(env, "query", `[--data DIR] [--format table|csv] (--file FILE.sql | [--] "SQL")`)
 	data := fs.String("data", "analysis", "the --out directory of a previous `pinpipe analyse` run (its clean/*.parquet are the tables pin, geo and \"user\")")
 	format := fs.String("format", "table", "table (aligned, for people) or csv (for pipes)")
+	file := fs.String("file", "", "read the query from this file (e.g. one of analytics/sql/*.sql) instead of the arguments")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 || strings.TrimSpace(strings.Join(fs.Args(), " ")) == "" {
+	query := strings.Join(fs.Args(), " ")
+	if *file != "" {
+		if fs.NArg() > 0 {
+			fmt.Fprintln(fs.Output(), "give the query either with --file or as arguments, not both")
+			return errUsage
+		}
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return fmt.Errorf("--file: %w", err)
+		}
+		query = string(b)
+	}
+	if strings.TrimSpace(query) == "" {
 		fmt.Fprintln(fs.Output(), `want an SQL query, e.g. pinpipe query "SELECT category, count(*) FROM pin GROUP BY 1 ORDER BY 2 DESC"`)
+		fmt.Fprintln(fs.Output(), `(a query that starts with "-" goes after "--": pinpipe query -- "-- comment ...")`)
 		fs.Usage()
 		return errUsage
 	}
@@ -25,7 +40,7 @@ func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(fs.Output(), "--format %q: want table or csv\n", *format)
 		return errUsage
 	}
-	res, err := analytics.Query(ctx, *data, strings.Join(fs.Args(), " "))
+	res, err := analytics.Query(ctx, *data, query)
 	if err != nil {
 		return err
 	}

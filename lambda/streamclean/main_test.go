@@ -110,3 +110,33 @@ func TestNoCgo(t *testing.T) {
 	out, err = cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
 }
+
+// FuzzHandler: whatever the records hold, every recordId gets exactly one answer, in order, Ok
+// or ProcessingFailed, and the handler never returns an error.
+func FuzzHandler(f *testing.F) {
+	f.Add([]byte(`{"ind":1,"first_name":"a","age":3}`), []byte("Hello World"))
+	f.Add([]byte(`{"ind":"x"}`), []byte(`{"ind":2,"date_joined":"2015-01-01T00:00:00"}`))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		h := testHandler(t, map[string]string{"PINPIPE_KIND": "user"})
+		ev := events.KinesisFirehoseEvent{InvocationID: "i", Records: []events.KinesisFirehoseEventRecord{
+			{RecordID: "r1", Data: a}, {RecordID: "r2", Data: b}}}
+		resp, err := h.handle(context.Background(), ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Records) != 2 || resp.Records[0].RecordID != "r1" || resp.Records[1].RecordID != "r2" {
+			t.Fatalf("answers %+v", resp.Records)
+		}
+		for _, r := range resp.Records {
+			switch r.Result {
+			case events.KinesisFirehoseTransformedStateOk:
+				if !json.Valid(r.Data) || r.Data[len(r.Data)-1] != '\n' {
+					t.Fatalf("Ok with %q", r.Data)
+				}
+			case events.KinesisFirehoseTransformedStateProcessingFailed:
+			default:
+				t.Fatalf("result %q", r.Result)
+			}
+		}
+	})
+}
