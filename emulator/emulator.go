@@ -71,7 +71,10 @@ type Config struct {
 	Count    int64         // posts to send (each post = 3 records: pin, geo, user); 0 = unbounded
 	Duration time.Duration // stop sending after this long; 0 = unbounded
 
-	Concurrency int // requests in flight at most (default DefaultConcurrency)
+	// Concurrency bounds the requests in flight (default DefaultConcurrency). A record waiting
+	// for its retry keeps its slot, so a throttling API slows the emulator down (back-pressure)
+	// instead of letting retries pile up behind new posts.
+	Concurrency int
 	BatchSize   int // records per request; more than 1 only in Stream mode (PutRecords, /records)
 
 	Source     Source

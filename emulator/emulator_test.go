@@ -394,8 +394,8 @@ func TestCancelDrainsRequestsInFlight(t *testing.T) {
 	var done atomic.Int64
 	rec := newRecorder(t, func(_ int, _ seen, w http.ResponseWriter) {
 		time.Sleep(30 * time.Millisecond)
+		done.Add(1) // before the answer: the client may count it as soon as it is written
 		putRecordOK(w)
-		done.Add(1)
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
@@ -430,8 +430,10 @@ func TestRateAndDuration(t *testing.T) {
 		Source: &seqSource{},
 	})
 	require.NoError(t, err)
-	// 50 posts/s for 0.3 s: about 15 posts; never the thousands an unpaced loop would send.
-	assert.InDelta(t, 15, st.Posts, 6)
+	// 50 posts/s for 0.3 s: at most 16 posts (never the thousands an unpaced loop would send);
+	// a loaded machine may send fewer.
+	assert.LessOrEqual(t, st.Posts, int64(16))
+	assert.GreaterOrEqual(t, st.Posts, int64(3))
 	assert.Equal(t, 3*st.Posts, st.Accepted)
 }
 

@@ -263,6 +263,20 @@ func SeedDB(ctx context.Context, db *sql.DB, d *Dataset, batch int, progress fun
 			return fmt.Errorf("create table: %w", err)
 		}
 	}
+	// Tables made by someone else may lack the primary key that makes the upsert idempotent.
+	for _, k := range record.Kinds {
+		var n int
+		err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM information_schema.STATISTICS "+
+			"WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND COLUMN_NAME = ?",
+			k.Table(), k.IndexColumn()).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("check %s: %w", k.Table(), err)
+		}
+		if n == 0 {
+			return fmt.Errorf("table %s exists without a primary key on `%s`, so loading it twice would duplicate rows: add one (ALTER TABLE %s ADD PRIMARY KEY (`%s`)) or drop the table",
+				k.Table(), k.IndexColumn(), k.Table(), k.IndexColumn())
+		}
+	}
 	total, done := 3*d.Len(), 0
 	for _, k := range record.Kinds {
 		if err := seedTable(ctx, db, d, k, batch, func(n int) {

@@ -96,6 +96,23 @@ func TestSeedDBIsIdempotentWithRealTypes(t *testing.T) {
 	}
 }
 
+func TestSeedDBRefusesTablesWithoutPrimaryKey(t *testing.T) {
+	srv := mysqltest.Start(t)
+	ctx := context.Background()
+	db, err := OpenDB(ctx, serverCredentials(srv))
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = db.Exec("CREATE TABLE geolocation_data (ind INT, `timestamp` DATETIME, latitude DOUBLE, longitude DOUBLE, country TEXT)")
+	require.NoError(t, err)
+	d, err := Generate(1, 10)
+	require.NoError(t, err)
+	err = SeedDB(ctx, db, d, 0, nil)
+	assert.ErrorContains(t, err, "table geolocation_data exists without a primary key on `ind`")
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM geolocation_data").Scan(&n))
+	assert.Zero(t, n, "nothing loaded")
+}
+
 func TestMySQLSourceReadsAlignedPostsByIndex(t *testing.T) {
 	srv := mysqltest.Start(t)
 	ctx := context.Background()

@@ -26,7 +26,7 @@ func runEmulate(ctx context.Context, env *cliEnv, args []string) error {
 	rate := fs.Float64("rate", 10, "posts (rows of each table) per second; 0 = as fast as possible")
 	count := fs.Int64("count", 0, "posts to send, then stop; 0 = no limit")
 	duration := fs.Duration("duration", 0, "stop after this long (e.g. 5m); 0 = no limit")
-	concurrency := fs.Int("concurrency", emulator.DefaultConcurrency, "requests in flight at most")
+	concurrency := fs.Int("concurrency", emulator.DefaultConcurrency, "requests in flight at most (a record waiting to be retried holds one)")
 	batch := fs.Int("batch", 1, "records per request in stream mode (PutRecords, at most 500)")
 	source := fs.String("source", "synthetic", "synthetic (in memory) or mysql (see pinpipe seed-db --help for credentials)")
 	rows := fs.Int("rows", emulator.DefaultRows, "rows of the synthetic dataset")

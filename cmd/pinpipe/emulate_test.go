@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -11,7 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -148,7 +152,7 @@ func TestSeedDBThenEmulateFromMySQL(t *testing.T) {
 	data := t.TempDir()
 	code, _, stderr = runCLI(t, nil, "generate", "--out", data, "--rows", "30")
 	require.Equal(t, 0, code, stderr)
-	code, stdout, stderr = runCLI(t, nil, "seed-db", "--credentials", creds, "--data", data)
+	code, stdout, stderr = runCLI(t, nil, "seed-db", "--credentials", creds, "--from", data)
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "with 30 rows per table ("+data+")")
 
@@ -166,4 +170,23 @@ func TestSeedDBWithoutCredentials(t *testing.T) {
 	code, _, stderr := runCLI(t, nil, "seed-db")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "no database credentials: write credentials_rds.yml")
+}
+
+func TestEmulateStopsCleanlyOnInterrupt(t *testing.T) {
+	var handled atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(20 * time.Millisecond)
+		handled.Add(1)
+		io.WriteString(w, `{"offsets":[{"partition":0,"offset":1,"error_code":null,"error":null}]}`)
+	}))
+	defer api.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel) // what Ctrl-C does to the context in main
+	var out, errb bytes.Buffer
+	env := &cliEnv{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	code := run(ctx, env, []string{"emulate", "--invoke-url", api.URL, "--rate", "0"})
+	assert.Equal(t, 0, code, errb.String())
+	assert.Contains(t, errb.String(), "stopping: no new posts; waiting up to 30s for the records in flight")
+	assert.Contains(t, out.String(), fmt.Sprintf("%d accepted, 0 retried, 0 failed", handled.Load()))
 }

@@ -12,17 +12,17 @@ import (
 )
 
 func runSeedDB(ctx context.Context, env *cliEnv, args []string) error {
-	fs := newFlagSet(env, "seed-db", "[--credentials FILE] [--rows N] [--seed S | --data DIR]\n\n"+
+	fs := newFlagSet(env, "seed-db", "[--credentials FILE] [--rows N] [--seed S | --from DIR]\n\n"+
 		"Creates pinterest_data, geolocation_data and user_data in a MySQL or MariaDB database and\n"+
-		"loads the synthetic rows (or the JSONL files of `pinpipe generate` with --data). Running it\n"+
+		"loads the synthetic rows (or the JSONL files of `pinpipe generate` with --from). Running it\n"+
 		"again leaves the same data. Credentials: --credentials FILE, else the PINPIPE_DB_HOST,\n"+
 		"PINPIPE_DB_PORT, PINPIPE_DB_NAME, PINPIPE_DB_USER, PINPIPE_DB_PASSWORD variables, else\n"+
 		"credentials_rds.yml in the working directory (keys host, port, database, user, password).")
 	credFile := fs.String("credentials", "", "credentials file in the credentials_rds.yml format")
 	rows := fs.Int("rows", emulator.DefaultRows, "rows per table of the synthetic dataset")
 	seed := fs.Int64("seed", emulator.DefaultSeed, "seed of the synthetic dataset")
-	data := fs.String("data", "", "load this directory's JSONL files instead of generating rows")
-	batch := fs.Int("batch", emulator.DefaultSeedBatch, "rows per INSERT")
+	data := fs.String("from", "", "load the JSONL files of this directory (written by pinpipe generate) instead of generating rows")
+	batch := fs.Int("insert-rows", emulator.DefaultSeedBatch, "rows per INSERT statement")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}

@@ -75,7 +75,8 @@ func TestHandlerRunsBoundedWithKeyFromSecret(t *testing.T) {
 	res, err := h.Handle(ctx, json.RawMessage(`{}`))
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), 5*time.Second, "bounded by PINPIPE_SECONDS")
-	assert.InDelta(t, 40, res.Posts, 15)
+	assert.LessOrEqual(t, res.Posts, int64(41), "40 posts/s for 1s")
+	assert.GreaterOrEqual(t, res.Posts, int64(5))
 	assert.Equal(t, 3*res.Posts, res.Accepted)
 	assert.Equal(t, res.Posts, int64(keys["k3y PUT /prod/streams/streaming-u1-pin/record"]))
 
