@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,15 @@ func NewQueryStack(scope constructs.Construct, id string, props *QueryStackProps
 	if err != nil {
 		panic(err.Error())
 	}
+	// The same queries over the streaming tables, as <name>_streaming.
+	views := StreamingViews(cfg.UserID)
+	for name, q := range maps.Clone(queries) {
+		bound, err := athena.Bind(q, views)
+		if err != nil {
+			panic(fmt.Sprintf("analysis query %s: %v", name, err))
+		}
+		queries[name+StreamingSuffix] = bound
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &QueryStack{Stack: stack, Raw: map[record.Kind]*gluetable.Table{}, Clean: map[record.Kind]*gluetable.Table{}}
 	for _, k := range record.Kinds {
@@ -104,6 +114,27 @@ func NewQueryStack(scope constructs.Construct, id string, props *QueryStackProps
 	awscdk.NewCfnOutput(stack, jsii.String("AthenaWorkGroup"), &awscdk.CfnOutputProps{Value: s.Workgroup.WorkGroup.Ref()})
 	awscdk.NewCfnOutput(stack, jsii.String("GlueDatabase"), &awscdk.CfnOutputProps{Value: jsii.String(props.DatabaseName)})
 	return s
+}
+
+// StreamingSuffix names the variant of an analysis query that reads the streaming tables.
+const StreamingSuffix = "_streaming"
+
+// StreamingViews binds the names the analysis SQL reads (pin, geo, user) to the streaming
+// Iceberg tables, one row per ind: a stream may carry a record twice (the emulator re-sends),
+// and the analysis contract counts each ind once, as the batch job does.
+func StreamingViews(userID string) map[string]string {
+	views := map[string]string{}
+	for _, k := range record.Kinds {
+		cols := make([]string, 0, len(CleanColumns[k]))
+		for _, c := range CleanColumns[k] {
+			cols = append(cols, `"`+*c.Name+`"`)
+		}
+		list := strings.Join(cols, ", ")
+		views[CleanTableName(k)] = fmt.Sprintf(
+			`SELECT %s FROM (SELECT %s, row_number() OVER (PARTITION BY "ind" ORDER BY "ind") AS pinpipe_rn FROM "%s") AS t WHERE pinpipe_rn = 1`,
+			list, list, record.StreamTable(userID, k))
+	}
+	return views
 }
 
 // AthenaQueries reads every <name>.sql of dir (the batch job's queries) and returns them by name

@@ -148,7 +148,7 @@ func TestAthenaNamedQueriesAreTheBatchSQL(t *testing.T) {
 	for _, r := range Resources(tmpl, "AWS::Athena::NamedQuery") {
 		byName[Props(r)["Name"].(string)] = Props(r)
 	}
-	require.Len(t, byName, len(files))
+	require.Len(t, byName, 2*len(files), "each query over the batch tables and over the streaming tables")
 	wg := onlyResource(t, tmpl, "AWS::Athena::WorkGroup", nil)
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
@@ -164,6 +164,24 @@ func TestAthenaNamedQueriesAreTheBatchSQL(t *testing.T) {
 		}
 		assert.Equal(t, stacks.DatabaseName(s.Config.UserID), q["Database"])
 		assert.Equal(t, map[string]interface{}{"Ref": wg}, q["WorkGroup"])
+
+		// Over the streaming tables: the same text after a prelude that binds pin, geo and
+		// "user" to the streaming tables (one row per ind).
+		sq, ok := byName[name+stacks.StreamingSuffix]
+		require.True(t, ok, "named query %s%s", name, stacks.StreamingSuffix)
+		bound, err := athena.Bind(want, stacks.StreamingViews(s.Config.UserID))
+		require.NoError(t, err)
+		assert.Equal(t, bound, sq["QueryString"])
+		body := string(raw)
+		if i := strings.Index(body, "\nWITH "); i >= 0 {
+			body = body[i+len("\nWITH "):]
+		} else if i := strings.Index(body, "\nSELECT "); i >= 0 {
+			body = body[i+1:]
+		}
+		assert.True(t, strings.HasSuffix(sq["QueryString"].(string), body), "%s: the query text after the prelude is the file's", name)
+		for _, k := range record.Kinds {
+			assert.Contains(t, sq["QueryString"], `FROM "`+record.StreamTable(s.Config.UserID, k)+`"`)
+		}
 	}
 	w := Props(Resources(tmpl, "AWS::Athena::WorkGroup")[wg])
 	cfg := w["WorkGroupConfiguration"].(map[string]interface{})
