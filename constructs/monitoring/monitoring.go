@@ -113,9 +113,8 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 		},
 		Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
 		Resources: jsii.Strings("*"), // in a key policy, "*" is this key
-		Conditions: &map[string]interface{}{"StringEquals": map[string]interface{}{
-			"aws:SourceAccount": awscdk.Stack_Of(c).Account(),
-		}},
+		// The statement AWS documents for alarms and rules publishing to an encrypted topic; who
+		// may publish is decided by the topic's own policy.
 	}), jsii.Bool(false))
 	m.Topic = awssns.NewTopic(c, jsii.String("Alarms"), &awssns.TopicProps{
 		DisplayName: jsii.String(p.Name + " alarms"),
