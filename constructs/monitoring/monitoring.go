@@ -121,6 +121,21 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 		MasterKey:   m.Key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// The topic has a policy of its own (TLS only), which replaces SNS's default one: say
+	// explicitly that this account's alarms may publish.
+	stack := awscdk.Stack_Of(c)
+	m.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{m.Topic.TopicArn()},
+		Conditions: &map[string]interface{}{
+			"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()},
+			"ArnLike": map[string]interface{}{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
+				Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"), ResourceName: jsii.String("*"),
+				ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+			})},
+		},
+	}))
 	if p.AlarmEmail != "" {
 		m.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(p.AlarmEmail), nil))
 	}
