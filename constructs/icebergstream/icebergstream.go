@@ -189,6 +189,11 @@ func New(scope constructs.Construct, id string, props *Props) *IcebergStream {
 	})
 	p.Source.GrantRead(s.Role)
 	p.Transform.GrantInvoke(s.Role)
+	// Firehose's documented role policy also reads the function's configuration.
+	s.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("lambda:GetFunctionConfiguration"),
+		Resources: &[]*string{p.Transform.FunctionArn()},
+	}))
 	// Read, write and delete (Iceberg replaces its metadata files) under the table's prefix only.
 	p.Warehouse.GrantReadWrite(s.Role, jsii.String(tablePrefix+"*"))
 	p.Warehouse.GrantPut(s.Role, jsii.String(p.ErrorPrefix+"*"))
