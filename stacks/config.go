@@ -80,11 +80,17 @@ type Config struct {
 	// false: stateful resources are retained.
 	DestroyData bool `ctx:"destroyData"`
 
-	// Scheduler runs the daily batch job: "eventbridge" (default, cheap) or "mwaa" (Airflow, as
-	// the seed). Used by the processing stacks.
+	// Scheduler runs the daily batch job: "mwaa" (default: Airflow, as the seed) or
+	// "eventbridge" (EventBridge Scheduler, the cheap option). Used by the processing stacks.
 	Scheduler string `ctx:"scheduler"`
-	// Emulator deploys the posting emulator (processing stacks).
+	// Emulator deploys the posting emulator on a schedule (processing stacks). Default false:
+	// nothing posts data, and costs accrue, until a user asks for it.
 	Emulator bool `ctx:"emulator"`
+	// MwaaEnvironmentClass sizes the Airflow environment when scheduler is mwaa: mw1.micro,
+	// mw1.small (default), mw1.medium, mw1.large, ...
+	MwaaEnvironmentClass string `ctx:"mwaaEnvironmentClass"`
+	// AlarmEmail, when set, is subscribed to the alarm topic (the address confirms by mail).
+	AlarmEmail string `ctx:"alarmEmail"`
 	// FirehoseBufferSeconds and FirehoseBufferMiB bound the Firehose delivery of cleaned stream
 	// records (processing stacks).
 	FirehoseBufferSeconds int `ctx:"firehoseBufferSeconds"`
@@ -113,8 +119,9 @@ func DefaultConfig() Config {
 		ApiRateLimit:           100,
 		ApiBurstLimit:          200,
 		NatGateways:            1,
-		Scheduler:              "eventbridge",
-		Emulator:               true,
+		Scheduler:              "mwaa",
+		Emulator:               false,
+		MwaaEnvironmentClass:   "mw1.small",
 		FirehoseBufferSeconds:  60,
 		FirehoseBufferMiB:      5,
 	}
@@ -157,6 +164,8 @@ var (
 	sha256RE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	instanceRE    = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9]+$`)
 	mskInstanceRE = regexp.MustCompile(`^kafka\.[a-z0-9]+\.[a-z0-9]+$`)
+	mwaaClassRE   = regexp.MustCompile(`^mw1\.(micro|small|medium|large|xlarge|2xlarge)$`)
+	emailRE       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 )
 
 // setFromContext sets field from a context value: JSON-typed from cdk.json, or a string from
@@ -277,6 +286,12 @@ func (c Config) Validate() error {
 	case "PROVISIONED", "ON_DEMAND":
 	default:
 		return bad("kinesisCapacityMode", "%q: want PROVISIONED or ON_DEMAND", c.KinesisCapacityMode)
+	}
+	if c.AlarmEmail != "" && !emailRE.MatchString(c.AlarmEmail) {
+		return bad("alarmEmail", "%q is not an e-mail address", c.AlarmEmail)
+	}
+	if !mwaaClassRE.MatchString(c.MwaaEnvironmentClass) {
+		return bad("mwaaEnvironmentClass", "%q is not an MWAA environment class like mw1.small", c.MwaaEnvironmentClass)
 	}
 	switch c.Scheduler {
 	case "eventbridge", "mwaa":

@@ -23,7 +23,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c != want {
 		t.Errorf("got %+v\nwant %+v", c, want)
 	}
-	if c.UserID != "demo" || c.FlushSize != 1 || c.NatGateways != 1 || c.Scheduler != "eventbridge" {
+	if c.UserID != "demo" || c.FlushSize != 1 || c.NatGateways != 1 || c.Scheduler != "mwaa" || c.Emulator {
 		t.Errorf("defaults changed: %+v", c)
 	}
 }
@@ -31,14 +31,14 @@ func TestLoadConfigDefaults(t *testing.T) {
 func TestLoadConfigTypes(t *testing.T) {
 	c, err := LoadConfig(fakeContext{
 		"userId": "0ec858bf1407", "flushSize": "100", "natGateways": 2.0, "destroyData": "true",
-		"emulator": false, "kinesisCapacityMode": "on_demand", "scheduler": "MWAA",
+		"emulator": false, "kinesisCapacityMode": "on_demand", "scheduler": "MWAA", "alarmEmail": "ops@example.com",
 		"existingMskClusterArn": "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest/5f7a1b2c-0000-1111-2222-333344445555-2",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.UserID != "0ec858bf1407" || c.FlushSize != 100 || c.NatGateways != 2 || !c.DestroyData || c.Emulator ||
-		c.KinesisCapacityMode != "ON_DEMAND" || c.Scheduler != "mwaa" || c.ExistingMskClusterArn == "" {
+		c.KinesisCapacityMode != "ON_DEMAND" || c.Scheduler != "mwaa" || c.ExistingMskClusterArn == "" || c.AlarmEmail != "ops@example.com" {
 		t.Errorf("got %+v", c)
 	}
 }
@@ -64,6 +64,8 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		{"kinesisCapacityMode", "SERVERLESS"},
 		{"kinesisShards", 0.0},
 		{"scheduler", "cron"},
+		{"alarmEmail", "not an address"},
+		{"mwaaEnvironmentClass", "mw2.huge"},
 		{"connectorSha256", "abc"},
 		{"connectorUrl", "http://example.com/x.zip"},
 		{"connectorZipPath", "/no/such/file.zip"},

@@ -16,6 +16,14 @@ type Pipeline struct {
 	Storage   *StorageStack
 	Kafka     *KafkaStack
 	Ingestion *IngestionStack
+
+	// The processing half: streams cleaned into Iceberg, the daily batch job, Athena, monitoring.
+	Streaming  *StreamingStack
+	Batch      *BatchStack
+	Query      *QueryStack
+	Monitoring *MonitoringStack
+	// Emulator is set when the emulator context key is true.
+	Emulator *EmulatorStack
 }
 
 // NewPipeline declares all stacks of the pipeline in scope (the App) from cfg, which must have
@@ -37,6 +45,7 @@ func NewPipeline(scope constructs.Construct, cfg Config) *Pipeline {
 	p.Ingestion = NewIngestionStack(scope, cfg.StackID("Ingestion"), &IngestionStackProps{
 		StackProps: base, Config: cfg, Network: p.Network, Storage: p.Storage, Kafka: p.Kafka,
 	})
+	p.addProcessing(scope, base)
 	return p
 }
 

@@ -26,8 +26,9 @@ func cdk(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
-// `npx cdk synth` of the real app (main.go, cdk.json) succeeds with the default context and with
-// an existing cluster, and produces every stack.
+// `npx cdk synth` of the real app (main.go, cdk.json) succeeds with the default context (MWAA
+// schedules the batch job), with an existing cluster, and with scheduler=eventbridge, and
+// produces every stack.
 func TestCdkSynthCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the CDK CLI twice (about a minute)")
@@ -38,6 +39,7 @@ func TestCdkSynthCLI(t *testing.T) {
 	}{
 		{"default", nil},
 		{"existing-cluster", []string{"-c", "existingMskClusterArn=" + existingClusterArn}},
+		{"eventbridge", []string{"-c", "scheduler=eventbridge"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
@@ -55,7 +57,7 @@ func TestCdkSynthCLI(t *testing.T) {
 			if err := json.Unmarshal(raw, &m); err != nil {
 				t.Fatal(err)
 			}
-			for _, st := range []string{"Network", "Storage", "Kafka", "Ingestion"} {
+			for _, st := range []string{"Network", "Storage", "Kafka", "Ingestion", "Streaming", "Batch", "Query", "Monitoring"} {
 				if m.Artifacts["Pinpipe-demo-"+st].Type != "aws:cloudformation:stack" {
 					t.Errorf("no stack Pinpipe-demo-%s in the assembly", st)
 				}
@@ -65,8 +67,17 @@ func TestCdkSynthCLI(t *testing.T) {
 				t.Fatal(err)
 			}
 			hasCluster := strings.Contains(string(kafka), `"AWS::MSK::Cluster"`)
-			if hasCluster != (tc.ctx == nil) {
+			if hasCluster != (tc.name != "existing-cluster") {
 				t.Errorf("MSK cluster declared: %v, with context %v", hasCluster, tc.ctx)
+			}
+			batch, err := os.ReadFile(filepath.Join(out, "Pinpipe-demo-Batch.template.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mwaa := strings.Contains(string(batch), `"AWS::MWAA::Environment"`)
+			scheduler := strings.Contains(string(batch), `"AWS::Scheduler::Schedule"`)
+			if mwaa == (tc.name == "eventbridge") || scheduler != (tc.name == "eventbridge") {
+				t.Errorf("MWAA declared: %v, EventBridge schedule declared: %v, with context %v", mwaa, scheduler, tc.ctx)
 			}
 		})
 	}

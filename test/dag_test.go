@@ -1,0 +1,174 @@
+package test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pinpipe/pinpipe/internal/testenv"
+)
+
+// cfnString names a CloudFormation expression as a plain string ("Ref:X", "GetAtt:X.Y",
+// "Import:N"), to stand in for a deploy-time value in the rendered DAG.
+func cfnString(t *testing.T, v interface{}) string {
+	t.Helper()
+	m, ok := v.(map[string]interface{})
+	require.True(t, ok, "not an intrinsic: %v", v)
+	switch {
+	case m["Ref"] != nil:
+		return "Ref:" + m["Ref"].(string)
+	case m["Fn::GetAtt"] != nil:
+		a := m["Fn::GetAtt"].([]interface{})
+		return "GetAtt:" + a[0].(string) + "." + a[1].(string)
+	case m["Fn::ImportValue"] != nil:
+		return "Import:" + m["Fn::ImportValue"].(string)
+	}
+	t.Fatalf("unexpected intrinsic %v", v)
+	return ""
+}
+
+// onlyResource returns the logical id of the one resource of typ in tmpl whose properties
+// satisfy match.
+func onlyResource(t *testing.T, tmpl map[string]interface{}, typ string, match func(map[string]interface{}) bool) string {
+	t.Helper()
+	var ids []string
+	for id, r := range Resources(tmpl, typ) {
+		if match == nil || match(Props(r)) {
+			ids = append(ids, id)
+		}
+	}
+	require.Len(t, ids, 1, "resources of type %s", typ)
+	return ids[0]
+}
+
+// The DAG uploaded to MWAA, with its deploy-time values standing in as named expressions,
+// compiles and, imported under stub airflow modules, declares exactly the expected DAG and task
+// with the stack's own cluster, task definition, subnets, security group and log group.
+func TestBatchDag(t *testing.T) {
+	python := testenv.Need(t, "python3")
+	s := Synth(t, nil)
+	p := s.Pipeline
+	batch := s.TemplateJSON(t, p.Batch.Stack)
+
+	// The DAG file as uploaded: the deployment's source asset, with its markers.
+	depID := onlyResource(t, batch, "Custom::CDKBucketDeployment", nil)
+	dep := Props(Resources(batch, "Custom::CDKBucketDeployment")[depID])
+	assert.Equal(t, "dags/", dep["DestinationBucketKeyPrefix"])
+	keys := dep["SourceObjectKeys"].([]interface{})
+	require.Len(t, keys, 1)
+	assetDir := filepath.Join(s.Dir, "asset."+strings.TrimSuffix(keys[0].(string), ".zip"))
+	dagFile := s.Config.UserID + "_dag.py"
+	raw, err := os.ReadFile(filepath.Join(assetDir, dagFile))
+	require.NoError(t, err, "the deployment uploads %s", dagFile)
+	src := string(raw)
+	for _, markers := range dep["SourceMarkers"].([]interface{}) {
+		for marker, expr := range markers.(map[string]interface{}) {
+			src = strings.ReplaceAll(src, marker, cfnString(t, expr))
+		}
+	}
+	require.NotContains(t, src, "<<marker:", "every deploy-time value is resolved by the deployment")
+
+	// The environment is created after the DAG is in its bucket.
+	envID := onlyResource(t, batch, "AWS::MWAA::Environment", nil)
+	env := Resources(batch, "AWS::MWAA::Environment")[envID]
+	assert.Contains(t, env["DependsOn"], depID)
+
+	// What the DAG must say, read from the templates, not from the code that rendered it.
+	cluster := "Ref:" + onlyResource(t, batch, "AWS::ECS::Cluster", nil)
+	taskDef := "Ref:" + onlyResource(t, batch, "AWS::ECS::TaskDefinition", nil)
+	sg := "GetAtt:" + onlyResource(t, batch, "AWS::EC2::SecurityGroup", func(p map[string]interface{}) bool {
+		return strings.HasPrefix(p["GroupDescription"].(string), "Batch task")
+	}) + ".GroupId"
+	td := Props(Resources(batch, "AWS::ECS::TaskDefinition")[strings.TrimPrefix(taskDef, "Ref:")])
+	container := td["ContainerDefinitions"].([]interface{})[0].(map[string]interface{})
+	logOpts := container["LogConfiguration"].(map[string]interface{})["Options"].(map[string]interface{})
+	logGroup := cfnString(t, logOpts["awslogs-group"])
+	streamPrefix := logOpts["awslogs-stream-prefix"].(string) + "/" + container["Name"].(string)
+	// The task's subnets are the VPC's private subnets, one per AZ, as exported by the network stack.
+	network := s.TemplateJSON(t, p.Network.Stack)
+	var subnets []string
+	for id, r := range Resources(network, "AWS::EC2::Subnet") {
+		private := false
+		for _, tag := range Props(r)["Tags"].([]interface{}) {
+			tg := tag.(map[string]interface{})
+			private = private || tg["Key"] == "aws-cdk:subnet-type" && tg["Value"] == "Private"
+		}
+		if !private {
+			continue
+		}
+		for _, o := range network["Outputs"].(map[string]interface{}) {
+			out := o.(map[string]interface{})
+			if v, ok := out["Value"].(map[string]interface{}); ok && v["Ref"] == id {
+				subnets = append(subnets, "Import:"+out["Export"].(map[string]interface{})["Name"].(string))
+			}
+		}
+	}
+	require.Len(t, subnets, 2)
+	sort.Strings(subnets)
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, dagFile)
+	require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
+	if out, err := exec.Command(python, "-m", "py_compile", path).CombinedOutput(); err != nil {
+		t.Fatalf("the DAG does not compile: %v\n%s", err, out)
+	}
+	out, err := exec.Command(python, filepath.Join("testdata", "airflowstub", "describe_dag.py"), path).CombinedOutput()
+	require.NoError(t, err, "importing the DAG under stub airflow: %s", out)
+	var dags []struct {
+		Kwargs map[string]interface{}
+		Tasks  []struct {
+			Type   string
+			Kwargs map[string]interface{}
+		}
+	}
+	require.NoError(t, json.Unmarshal(out, &dags), "%s", out)
+	require.Len(t, dags, 1, "exactly one DAG")
+	d := dags[0]
+	assert.Equal(t, s.Config.UserID+"_dag", d.Kwargs["dag_id"])
+	assert.Equal(t, "0 2 * * *", d.Kwargs["schedule"], "daily")
+	assert.Equal(t, false, d.Kwargs["catchup"])
+	args := d.Kwargs["default_args"].(map[string]interface{})
+	assert.Equal(t, 2.0, args["retries"])
+	assert.Equal(t, map[string]interface{}{"timedelta_seconds": 600.0}, args["retry_delay"])
+
+	require.Len(t, d.Tasks, 1, "exactly one task")
+	task := d.Tasks[0]
+	assert.Equal(t, "EcsRunTaskOperator", task.Type)
+	k := task.Kwargs
+	assert.Equal(t, "analyse", k["task_id"])
+	assert.Equal(t, cluster, k["cluster"])
+	assert.Equal(t, taskDef, k["task_definition"])
+	assert.Equal(t, "FARGATE", k["launch_type"])
+	vpc := k["network_configuration"].(map[string]interface{})["awsvpcConfiguration"].(map[string]interface{})
+	var gotSubnets []string
+	for _, x := range vpc["subnets"].([]interface{}) {
+		gotSubnets = append(gotSubnets, x.(string))
+	}
+	sort.Strings(gotSubnets)
+	assert.Equal(t, subnets, gotSubnets)
+	assert.Equal(t, []interface{}{sg}, vpc["securityGroups"])
+	assert.Equal(t, "DISABLED", vpc["assignPublicIp"])
+	assert.Equal(t, logGroup, k["awslogs_group"])
+	assert.Equal(t, "Ref:AWS::Region", k["awslogs_region"])
+	assert.Equal(t, streamPrefix, k["awslogs_stream_prefix"])
+
+	// MWAA runs in the same two private subnets, web server private.
+	envProps := Props(env)
+	assert.Equal(t, "PRIVATE_ONLY", envProps["WebserverAccessMode"])
+	assert.Equal(t, s.Config.MwaaEnvironmentClass, envProps["EnvironmentClass"])
+	assert.Equal(t, "False", envProps["AirflowConfigurationOptions"].(map[string]interface{})["core.dags_are_paused_at_creation"],
+		"the DAG runs on its schedule without being unpaused in the (private) UI")
+	var envSubnets []string
+	for _, x := range envProps["NetworkConfiguration"].(map[string]interface{})["SubnetIds"].([]interface{}) {
+		envSubnets = append(envSubnets, cfnString(t, x))
+	}
+	sort.Strings(envSubnets)
+	assert.Equal(t, subnets, envSubnets)
+}
