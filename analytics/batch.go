@@ -521,7 +521,10 @@ func writeOutputs(ctx context.Context, db *sql.DB, dir string, rep *BatchReport)
 		rep.Files = append(rep.Files, r.Output.Name+".csv", r.Output.Name+".json")
 	}
 	for _, k := range record.Kinds {
-		rel := "clean/" + string(k) + ".parquet"
+		rel := clean.ParquetPath(k)
+		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(filepath.FromSlash(rel))), 0o755); err != nil {
+			return fmt.Errorf("writing %s: %w", rel, err)
+		}
 		q := fmt.Sprintf("COPY %s TO %s (FORMAT parquet, COMPRESSION zstd)", quoteIdent(tableName(k)),
 			quoteString(filepath.Join(dir, filepath.FromSlash(rel))))
 		if _, err := db.ExecContext(ctx, q); err != nil {

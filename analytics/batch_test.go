@@ -206,7 +206,7 @@ func TestBatchGolden(t *testing.T) {
 	assert.Contains(t, lines[1], `"reason":"geo record: timestamp: \"yesterday\" is not a datetime`)
 	assert.Contains(t, lines[2], `"reason":"user record: age: \"old\" is not an integer"`)
 
-	for _, f := range []string{"clean/pin.parquet", "clean/geo.parquet", "clean/user.parquet", "report.html"} {
+	for _, f := range []string{"clean/pin/pin.parquet", "clean/geo/geo.parquet", "clean/user/user.parquet", "report.html"} {
 		assert.FileExists(t, filepath.Join(out, f))
 	}
 	assert.Equal(t, filepath.Join(out, "report.html"), rep.ReportPath)

@@ -6,12 +6,13 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/pinpipe/pinpipe/analytics/clean"
 	"github.com/pinpipe/pinpipe/record"
 )
 
 // Query runs ad-hoc SQL over the clean Parquet tables of a previous run (dataDir is that run's
-// --out directory, holding clean/pin.parquet, clean/geo.parquet and clean/user.parquet), visible
-// as the views pin, geo and "user". The result's Output is empty.
+// --out directory, holding clean.ParquetPath of each kind), visible as the views pin, geo and "user".
+// The result's Output is empty.
 func Query(ctx context.Context, dataDir, query string) (*Result, error) {
 	db, connector, err := openDuck(ctx)
 	if err != nil {
@@ -20,7 +21,7 @@ func Query(ctx context.Context, dataDir, query string) (*Result, error) {
 	defer connector.Close()
 	defer db.Close()
 	for _, k := range record.Kinds {
-		p := filepath.Join(dataDir, "clean", string(k)+".parquet")
+		p := filepath.Join(dataDir, filepath.FromSlash(clean.ParquetPath(k)))
 		if _, err := os.Stat(p); err != nil {
 			return nil, fmt.Errorf("--data %s: no clean %s table (%w); point --data at the --out directory of `pinpipe analyse`", dataDir, k, err)
 		}

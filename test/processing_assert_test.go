@@ -4,9 +4,11 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -525,5 +527,21 @@ func TestFirehoseRoles(t *testing.T) {
 		for _, svc := range []string{"s3", "glue", "kinesis", "lambda", "logs"} {
 			assert.NotZero(t, seen[svc], "%s: no %s grant checked", table, svc)
 		}
+	}
+}
+
+// The Glue tables over the batch job's clean Parquet look exactly where the batch job writes it:
+// the folder of clean.ParquetPath under the task's output prefix.
+func TestCleanTablesPointAtTheBatchOutput(t *testing.T) {
+	s := Synth(t, nil)
+	query := tablesByName(s.TemplateJSON(t, s.Pipeline.Query.Stack))
+	for _, k := range record.Kinds {
+		tbl, ok := query[stacks.CleanTableName(k)]
+		require.True(t, ok, "batch table of %s", k)
+		sd := Props(tbl)["TableInput"].(map[string]interface{})["StorageDescriptor"].(map[string]interface{})
+		loc := toJSON(t, sd["Location"])
+		// The location is s3://<results bucket> joined with the prefix, its last part.
+		want := "/" + stacks.BatchPrefix + path.Dir(clean.ParquetPath(k)) + "/"
+		assert.True(t, strings.HasSuffix(loc, strconv.Quote(want)+"]]}"), "location of the %s table: %s, want it to end in %s", k, loc, want)
 	}
 }

@@ -142,6 +142,14 @@ var columns = map[record.Kind][]Column{
 		{"date_joined", "TIMESTAMP"}},
 }
 
+// ParquetPath is where a batch run writes the clean table of kind, relative to its --out:
+// clean/<kind>/<kind>.parquet. Each table has a folder of its own because an Athena (Glue) table
+// is a prefix, not a file: the deployed Query stack points the tables pin, geo and "user" at
+// batch/clean/<kind>/.
+func ParquetPath(kind record.Kind) string {
+	return "clean/" + string(kind) + "/" + string(kind) + ".parquet"
+}
+
 // Columns returns the clean columns of a kind in the contract's order.
 func Columns(kind record.Kind) []Column { return columns[kind] }
 

@@ -38,7 +38,7 @@ func TestAnalyseAndQuery(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "Chad     Ann          5000")
 	assert.Contains(t, stdout, "Report: "+filepath.Join(out, "report.html"))
-	assert.FileExists(t, filepath.Join(out, "clean", "pin.parquet"))
+	assert.FileExists(t, filepath.Join(out, "clean", "pin", "pin.parquet"))
 
 	code, stdout, stderr = runCLI(t, nil, "query", "--data", out, `SELECT u.user_name, p.follower_count FROM pin p JOIN "user" u USING (ind) ORDER BY 2 DESC`)
 	require.Equal(t, 0, code, stderr)

@@ -12,7 +12,7 @@ import (
 
 func runQuery(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "query", `[--data DIR] [--format table|csv] (--file FILE.sql | [--] "SQL")`)
-	data := fs.String("data", "analysis", "the --out directory of a previous `pinpipe analyse` run (its clean/*.parquet are the tables pin, geo and \"user\")")
+	data := fs.String("data", "analysis", "the --out directory of a previous `pinpipe analyse` run (its clean/<kind>/<kind>.parquet files are the tables pin, geo and \"user\")")
 	format := fs.String("format", "table", "table (aligned, for people) or csv (for pipes)")
 	file := fs.String("file", "", "read the query from this file (e.g. one of analytics/sql/*.sql) instead of the arguments")
 	if err := parseFlags(fs, env, args); err != nil {
