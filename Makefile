@@ -24,6 +24,7 @@ test: setup lint test-go
 
 test-go:
 	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 20m -run 'TestEndToEnd|TestCleanerCrash|TestSinkCrash|TestAPIContract' ./local
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
