@@ -85,4 +85,3 @@ func rows(t *testing.T, db *sql.DB, q string) []string {
 	require.NoError(t, r.Err())
 	return out
 }
-
