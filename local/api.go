@@ -222,11 +222,22 @@ func (a *API) listTopics(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, kafkaResponseType, nonNil(names))
 }
 
-type produceOffset struct {
-	Partition *int32  `json:"partition"`
-	Offset    *int64  `json:"offset"`
-	ErrorCode *int    `json:"error_code"`
-	Error     *string `json:"error"`
+// bufPool holds the buffers of produce requests and responses: a batched POST reads ~50 KB,
+// and allocating that afresh for every request was a tenth of the time, in GC. A body may be
+// pooled once its records are produced (ProduceSync has returned: the client keeps no
+// reference to a record after its promise).
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBuf is the largest buffer kept in bufPool; a rare huge body is left to the GC.
+const maxPooledBuf = 1 << 20
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte, used []byte) {
+	if cap(used) <= maxPooledBuf {
+		*b = used[:0]
+		bufPool.Put(b)
+	}
 }
 
 func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
@@ -235,11 +246,13 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 			fmt.Sprintf("HTTP 415 Unsupported Media Type: Content-Type %q, want %s", r.Header.Get("Content-Type"), kafkaJSONRequestType))
 		return
 	}
-	body, err := readBody(w, r)
+	pooled := getBuf()
+	body, err := readBody(w, r, *pooled)
 	if err != nil {
 		kafkaError(w, http.StatusRequestEntityTooLarge, 413, fmt.Sprintf("request body over %d bytes", maxBodyBytes))
 		return
 	}
+	defer putBuf(pooled, body)
 	req, err := decodeProduce(body)
 	if err != nil {
 		kafkaError(w, http.StatusBadRequest, 400, "malformed JSON: "+err.Error())
@@ -259,8 +272,10 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 		return
 	}
 	recs := make([]*kgo.Record, len(req.Records))
+	backing := make([]kgo.Record, len(req.Records)) // one allocation, not one per record
 	for i, in := range req.Records {
-		rec := &kgo.Record{Topic: topic, Partition: -1}
+		rec := &backing[i]
+		rec.Topic, rec.Partition = topic, -1
 		if in.Partition != nil {
 			if *in.Partition < 0 || int(*in.Partition) >= nparts {
 				kafkaError(w, http.StatusNotFound, 40402, fmt.Sprintf("Partition %d of topic %s not found (records[%d]).", *in.Partition, topic, i))
@@ -273,71 +288,84 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 		recs[i] = rec
 	}
 	results := a.producer.ProduceSync(r.Context(), recs...)
-	offsets := make([]produceOffset, len(results))
 	failed := 0
-	for i, res := range results {
+	for _, res := range results {
 		if res.Err != nil {
 			failed++
-			code, msg := 50002, res.Err.Error()
-			offsets[i] = produceOffset{ErrorCode: &code, Error: &msg}
-			continue
 		}
-		p, o := res.Record.Partition, res.Record.Offset
-		offsets[i] = produceOffset{Partition: &p, Offset: &o}
 	}
 	if failed == len(results) {
-		kafkaError(w, http.StatusInternalServerError, 50002, "produce failed, nothing stored: "+*offsets[0].Error)
+		kafkaError(w, http.StatusInternalServerError, 50002, "produce failed, nothing stored: "+results[0].Err.Error())
 		return
 	}
-	writeProduceResponse(w, offsets)
+	writeProduceResponse(w, results)
 }
 
-// readBody reads the request body, at most maxBodyBytes, into a buffer sized from
-// Content-Length when the client sent one.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads the request body, at most maxBodyBytes, into buf (grown when too small; nil
+// is fine), sized from Content-Length when the client sent one.
+func readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
 	rd := http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {
-		buf := make([]byte, n)
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
 		if _, err := io.ReadFull(rd, buf); err != nil {
 			return nil, err
 		}
 		// Nothing may follow the announced length.
-		if m, _ := rd.Read(make([]byte, 1)); m > 0 {
+		var one [1]byte
+		if m, _ := rd.Read(one[:]); m > 0 {
 			return nil, errors.New("body longer than its Content-Length")
 		}
 		return buf, nil
 	}
-	return io.ReadAll(rd)
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
-// writeProduceResponse writes the produce response; it is produceResponse's JSON, written by
-// hand because encoding it was a tenth of a batched request's time.
-func writeProduceResponse(w http.ResponseWriter, offsets []produceOffset) {
-	b := make([]byte, 0, 16+64*len(offsets))
-	b = append(b, `{"offsets":[`...)
-	for i, o := range offsets {
+// writeProduceResponse writes the produce response: per record its partition and offset, or
+// error code 50002 and the error. It is written by hand because encoding it with encoding/json
+// was a tenth of a batched request's time; with a Content-Length, so it is not chunked.
+func writeProduceResponse(w http.ResponseWriter, results kgo.ProduceResults) {
+	pooled := getBuf()
+	b := append((*pooled)[:0], `{"offsets":[`...)
+	for i, res := range results {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if o.Error != nil {
-			e, _ := json.Marshal(*o.Error)
-			b = append(b, `{"partition":null,"offset":null,"error_code":`...)
-			b = strconv.AppendInt(b, int64(*o.ErrorCode), 10)
-			b = append(b, `,"error":`...)
+		if res.Err != nil {
+			e, _ := json.Marshal(res.Err.Error())
+			b = append(b, `{"partition":null,"offset":null,"error_code":50002,"error":`...)
 			b = append(b, e...)
 			b = append(b, '}')
 			continue
 		}
 		b = append(b, `{"partition":`...)
-		b = strconv.AppendInt(b, int64(*o.Partition), 10)
+		b = strconv.AppendInt(b, int64(res.Record.Partition), 10)
 		b = append(b, `,"offset":`...)
-		b = strconv.AppendInt(b, *o.Offset, 10)
+		b = strconv.AppendInt(b, res.Record.Offset, 10)
 		b = append(b, `,"error_code":null,"error":null}`...)
 	}
 	b = append(b, `],"key_schema_id":null,"value_schema_id":null}`...)
-	w.Header().Set("Content-Type", kafkaResponseType)
+	h := w.Header()
+	h.Set("Content-Type", kafkaResponseType)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+	putBuf(pooled, b)
 }
 
 // compactJSON returns a JSON value that fits on one line, so a value is one line in the sink's
@@ -406,7 +434,7 @@ func (a *API) streamRoute(w http.ResponseWriter, r *http.Request, name string) {
 		writeJSON(w, http.StatusOK, "application/json", map[string]any{"StreamDescription": d})
 	case http.MethodPost:
 		shards := defaultShardCount
-		body, err := readBody(w, r)
+		body, err := readBody(w, r, nil)
 		if err != nil {
 			streamError(w, streamErr("SerializationException", "request body over %d bytes", maxBodyBytes))
 			return
@@ -440,7 +468,7 @@ func (a *API) streamRoute(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func readStreamBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := readBody(w, r)
+	body, err := readBody(w, r, nil)
 	if err != nil {
 		streamError(w, &StreamError{Type: "SerializationException", Message: fmt.Sprintf("request body over %d bytes", maxBodyBytes), Status: 413})
 		return false

@@ -2,7 +2,9 @@ package local
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 )
 
@@ -43,7 +45,7 @@ func fastProduce(body []byte) (produceRequest, bool) {
 			return false
 		}
 		if string(key) != "records" {
-			return s.value(0)
+			return s.value()
 		}
 		if s.literal("null") {
 			req.Records = nil
@@ -72,7 +74,7 @@ func fastProduce(body []byte) (produceRequest, bool) {
 				start := s.i
 				switch string(key) {
 				case "value", "key":
-					if !s.value(1) {
+					if !s.value() {
 						return false
 					}
 					raw := json.RawMessage(body[start:s.i])
@@ -98,7 +100,7 @@ func fastProduce(body []byte) (produceRequest, bool) {
 					r.Partition = &p32
 					return true
 				}
-				return s.value(1)
+				return s.value()
 			})
 			if ok {
 				req.Records = append(req.Records, r)
@@ -135,8 +137,6 @@ type scanner struct {
 	b []byte
 	i int
 }
-
-const maxDepth = 10000 // encoding/json's nesting limit
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) {
@@ -241,28 +241,95 @@ func (s *scanner) arrayElems(elem func() bool) bool {
 	}
 }
 
-// value skips one JSON value, validating it.
-func (s *scanner) value(depth int) bool {
-	if depth > maxDepth {
+// value skips one JSON value, validating it. It is a loop over a stack of the open arrays and
+// objects rather than a recursion, since nested values are the bulk of a body; nesting deeper
+// than len(stack) is left to encoding/json (whose own limit is 10,000).
+func (s *scanner) value() bool {
+	var stack [64]byte // '{' or '[' of each open container
+	n := 0
+	b := s.b
+	for {
+		// A value starts at s.i.
+		s.ws()
+		switch c := s.peek(); {
+		case c == '"':
+			if !s.str() {
+				return false
+			}
+		case c == '{' || c == '[':
+			if n == len(stack) {
+				return false
+			}
+			s.i++
+			s.ws()
+			if end := c + 2; s.peek() == end { // '}' is '{'+2, ']' is '['+2
+				s.i++
+				break
+			}
+			stack[n] = c
+			n++
+			if c == '{' && !s.key() {
+				return false
+			}
+			continue
+		case c == 't':
+			if !s.literal("true") {
+				return false
+			}
+		case c == 'f':
+			if !s.literal("false") {
+				return false
+			}
+		case c == 'n':
+			if !s.literal("null") {
+				return false
+			}
+		case c == '-' || c >= '0' && c <= '9':
+			if !s.number() {
+				return false
+			}
+		default:
+			return false
+		}
+		// A value ended: close the containers it ends, or go on to the next member.
+		for {
+			if n == 0 {
+				return true
+			}
+			s.ws()
+			if s.i >= len(b) {
+				return false
+			}
+			c := b[s.i]
+			if c == stack[n-1]+2 {
+				s.i++
+				n--
+				continue
+			}
+			if c != ',' {
+				return false
+			}
+			s.i++
+			if stack[n-1] == '{' && !s.key() {
+				return false
+			}
+			break
+		}
+	}
+}
+
+// key reads an object member's key and its colon.
+func (s *scanner) key() bool {
+	s.ws()
+	if s.peek() != '"' || !s.str() {
 		return false
 	}
-	switch c := s.peek(); {
-	case c == '"':
-		return s.str()
-	case c == '{':
-		return s.objectFields(func([]byte) bool { return s.value(depth + 1) })
-	case c == '[':
-		return s.arrayElems(func() bool { return s.value(depth + 1) })
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case c == '-' || c >= '0' && c <= '9':
-		return s.number()
+	s.ws()
+	if s.peek() != ':' {
+		return false
 	}
-	return false
+	s.i++
+	return true
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
@@ -275,43 +342,68 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
-// str reads a string starting at its opening quote.
+// str reads a string starting at its opening quote. Strings are most of a produce body, so it
+// looks at 8 bytes at a time while none of them needs a closer look.
 func (s *scanner) str() bool {
-	s.i++
-	for s.i < len(s.b) {
-		for s.i < len(s.b) && plainByte[s.b[s.i]] {
-			s.i++
-		}
-		if s.i >= len(s.b) {
-			return false
-		}
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return true
-		case c < 0x20:
-			return false
-		case c == '\\':
-			if s.i+1 >= len(s.b) {
+	b, i := s.b, s.i+1
+	for {
+		if i+8 <= len(b) {
+			m := special(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3 // the first byte that needs a look
+		} else {
+			for i < len(b) && plainByte[b[i]] {
+				i++
+			}
+			if i >= len(b) {
+				s.i = i
 				return false
 			}
-			switch s.b[s.i+1] {
+		}
+		switch c := b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return true
+		case c == '\\':
+			if i+1 >= len(b) {
+				s.i = i
+				return false
+			}
+			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
+				i += 2
 			case 'u':
-				if s.i+6 > len(s.b) || !isHex(s.b[s.i+2]) || !isHex(s.b[s.i+3]) || !isHex(s.b[s.i+4]) || !isHex(s.b[s.i+5]) {
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					s.i = i
 					return false
 				}
-				s.i += 6
+				i += 6
 			default:
+				s.i = i
 				return false
 			}
-		default:
-			s.i++
+		default: // a control byte
+			s.i = i
+			return false
 		}
 	}
-	return false
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special flags (high bit of the byte) the bytes of x (8 bytes, little-endian) that are '"',
+// '\\' or a control byte (< 0x20). The lowest flagged byte is always such a byte, and is the
+// first one; bytes above it may be flagged falsely (borrows), so only the lowest is used.
+// Bytes >= 0x80 are never flagged.
+func special(x uint64) uint64 {
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x - ones*0x20) | (quote - ones) | (backslash - ones)) &^ x & highs
 }
 
 func (s *scanner) digits() int {
