@@ -138,16 +138,7 @@ type scanner struct {
 	i int
 }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *scanner) ws() { s.i = skipWS(s.b, s.i) }
 
 func (s *scanner) peek() byte {
 	if s.i < len(s.b) {
@@ -242,94 +233,115 @@ func (s *scanner) arrayElems(elem func() bool) bool {
 }
 
 // value skips one JSON value, validating it. It is a loop over a stack of the open arrays and
-// objects rather than a recursion, since nested values are the bulk of a body; nesting deeper
-// than len(stack) is left to encoding/json (whose own limit is 10,000).
+// objects rather than a recursion, since nested values are the bulk of a body, and keeps its
+// position in a local; nesting deeper than len(stack) is left to encoding/json (whose own limit
+// is 10,000). On failure the position is left anywhere: the fast path gives up.
 func (s *scanner) value() bool {
 	var stack [64]byte // '{' or '[' of each open container
 	n := 0
-	b := s.b
+	b, i := s.b, s.i
+	ok := false
 	for {
-		// A value starts at s.i.
-		s.ws()
-		switch c := s.peek(); {
+		// A value starts at i.
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return false
+		}
+		switch c := b[i]; {
 		case c == '"':
-			if !s.str() {
+			if i, ok = skipString(b, i); !ok {
 				return false
 			}
 		case c == '{' || c == '[':
 			if n == len(stack) {
 				return false
 			}
-			s.i++
-			s.ws()
-			if end := c + 2; s.peek() == end { // '}' is '{'+2, ']' is '['+2
-				s.i++
+			i = skipWS(b, i+1)
+			if i < len(b) && b[i] == c+2 { // '}' is '{'+2, ']' is '['+2
+				i++
 				break
 			}
 			stack[n] = c
 			n++
-			if c == '{' && !s.key() {
-				return false
+			if c == '{' {
+				if i, ok = skipKey(b, i); !ok {
+					return false
+				}
 			}
 			continue
-		case c == 't':
-			if !s.literal("true") {
+		case c == 't' || c == 'f' || c == 'n':
+			lit := "null"
+			if c == 't' {
+				lit = "true"
+			} else if c == 'f' {
+				lit = "false"
+			}
+			if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
 				return false
 			}
-		case c == 'f':
-			if !s.literal("false") {
-				return false
-			}
-		case c == 'n':
-			if !s.literal("null") {
-				return false
-			}
+			i += len(lit)
 		case c == '-' || c >= '0' && c <= '9':
+			s.i = i
 			if !s.number() {
 				return false
 			}
+			i = s.i
 		default:
 			return false
 		}
 		// A value ended: close the containers it ends, or go on to the next member.
 		for {
 			if n == 0 {
+				s.i = i
 				return true
 			}
-			s.ws()
-			if s.i >= len(b) {
+			i = skipWS(b, i)
+			if i >= len(b) {
 				return false
 			}
-			c := b[s.i]
+			c := b[i]
 			if c == stack[n-1]+2 {
-				s.i++
+				i++
 				n--
 				continue
 			}
 			if c != ',' {
 				return false
 			}
-			s.i++
-			if stack[n-1] == '{' && !s.key() {
-				return false
+			i++
+			if stack[n-1] == '{' {
+				if i, ok = skipKey(b, i); !ok {
+					return false
+				}
 			}
 			break
 		}
 	}
 }
 
-// key reads an object member's key and its colon.
-func (s *scanner) key() bool {
-	s.ws()
-	if s.peek() != '"' || !s.str() {
-		return false
+// skipKey skips an object member's key and its colon, from i.
+func skipKey(b []byte, i int) (int, bool) {
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != '"' {
+		return i, false
 	}
-	s.ws()
-	if s.peek() != ':' {
-		return false
+	i, ok := skipString(b, i)
+	if !ok {
+		return i, false
 	}
-	s.i++
-	return true
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return i, false
+	}
+	return i + 1, true
+}
+
+// skipWS skips JSON whitespace from i.
+func skipWS(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
@@ -342,10 +354,18 @@ var plainByte = func() (t [256]bool) {
 	return t
 }()
 
-// str reads a string starting at its opening quote. Strings are most of a produce body, so it
-// looks at 8 bytes at a time while none of them needs a closer look.
+// str reads a string starting at its opening quote.
 func (s *scanner) str() bool {
-	b, i := s.b, s.i+1
+	i, ok := skipString(s.b, s.i)
+	s.i = i
+	return ok
+}
+
+// skipString skips the string whose opening quote is at i and returns the index after its
+// closing quote. Strings are most of a produce body, so it looks at 8 bytes at a time while
+// none of them needs a closer look.
+func skipString(b []byte, i int) (int, bool) {
+	i++
 	for {
 		if i+8 <= len(b) {
 			m := special(binary.LittleEndian.Uint64(b[i:]))
@@ -359,35 +379,29 @@ func (s *scanner) str() bool {
 				i++
 			}
 			if i >= len(b) {
-				s.i = i
-				return false
+				return i, false
 			}
 		}
 		switch c := b[i]; {
 		case c == '"':
-			s.i = i + 1
-			return true
+			return i + 1, true
 		case c == '\\':
 			if i+1 >= len(b) {
-				s.i = i
-				return false
+				return i, false
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
-					s.i = i
-					return false
+					return i, false
 				}
 				i += 6
 			default:
-				s.i = i
-				return false
+				return i, false
 			}
 		default: // a control byte
-			s.i = i
-			return false
+			return i, false
 		}
 	}
 }
