@@ -25,8 +25,11 @@ type produceRequest struct {
 // usual shape is read by a one-pass validating scanner (fastProduce); anything it does not
 // handle itself (escaped keys, odd partitions, every malformed body) goes to encoding/json,
 // which gives the error message. FuzzDecodeProduce checks both agree.
-func decodeProduce(body []byte) (produceRequest, error) {
-	if req, ok := fastProduce(body); ok {
+func decodeProduce(body []byte) (produceRequest, error) { return decodeProduceInto(body, nil) }
+
+// decodeProduceInto is decodeProduce reusing the array of into for the records.
+func decodeProduceInto(body []byte, into []produceRecord) (produceRequest, error) {
+	if req, ok := fastProduceInto(body, into); ok {
 		return req, nil
 	}
 	var req produceRequest
@@ -36,7 +39,10 @@ func decodeProduce(body []byte) (produceRequest, error) {
 
 // fastProduce returns ok only for a body that is valid JSON and decodes exactly as
 // encoding/json would decode it into produceRequest.
-func fastProduce(body []byte) (produceRequest, bool) {
+func fastProduce(body []byte) (produceRequest, bool) { return fastProduceInto(body, nil) }
+
+// fastProduceInto is fastProduce reusing the array of into for the records.
+func fastProduceInto(body []byte, into []produceRecord) (produceRequest, bool) {
 	s := scanner{b: body}
 	var req produceRequest
 	s.ws()
@@ -55,7 +61,10 @@ func fastProduce(body []byte) (produceRequest, bool) {
 			return false // a type error: encoding/json explains it
 		}
 		if req.Records == nil {
-			req.Records = []produceRecord{} // as encoding/json: [] is empty, not nil
+			req.Records = into[:0]
+			if req.Records == nil {
+				req.Records = []produceRecord{} // as encoding/json: [] is empty, not nil
+			}
 		}
 		req.Records = req.Records[:0]
 		return s.arrayElems(func() bool {
