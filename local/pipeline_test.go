@@ -140,6 +140,14 @@ func checkStreamTables(t testing.TB, st *StreamStore, c *Cleaner) (repeats int64
 	return repeats
 }
 
+// countedRepeats is the repeats the cleaner recorded in stream_repeats, over all runs.
+func countedRepeats(t testing.TB, c *Cleaner) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, c.DB().QueryRow(`SELECT coalesce(sum(repeats), 0) FROM stream_repeats`).Scan(&n))
+	return n
+}
+
 // normalize makes clean.Row values and values scanned from DuckDB comparable: times in UTC,
 // lists as []float64.
 func normalize(vals []any) []any {
@@ -218,6 +226,7 @@ func TestEndToEnd(t *testing.T) {
 	require.NoError(t, p2.WaitCaughtUp(ctx))
 	assert.Equal(t, want, topicValues(t, p2.Broker.Addr()))
 	assert.Equal(t, repeats, checkStreamTables(t, p2.Store, p2.Cleaner))
+	assert.Equal(t, repeats, countedRepeats(t, p2.Cleaner))
 	checkSinkDir(t, SinkDir(dir), want)
 }
 
@@ -308,7 +317,8 @@ func TestCleanerCrash(t *testing.T) {
 	require.NoError(t, c.WaitFor(wctx, marks))
 	cancel()
 	require.NoError(t, <-done)
-	checkStreamTables(t, st, c)
+	repeats = checkStreamTables(t, st, c)
+	assert.Equal(t, repeats, countedRepeats(t, c), "each repeat counted once across the crashes")
 	require.NoError(t, c.Close())
 }
 
