@@ -9,10 +9,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -222,11 +224,32 @@ func (a *API) listTopics(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, kafkaResponseType, nonNil(names))
 }
 
-type produceOffset struct {
-	Partition *int32  `json:"partition"`
-	Offset    *int64  `json:"offset"`
-	ErrorCode *int    `json:"error_code"`
-	Error     *string `json:"error"`
+// produceScratch is the memory of one produce request, reused across requests through
+// scratchPool: a batched POST reads ~50 KB and makes a record, a kgo.Record and a pointer per
+// record, and allocating them afresh for every request was a tenth of the time, in GC. The
+// scratch goes back once the response is written: ProduceSync has returned by then, and the
+// client keeps no reference to a record after its promise.
+type produceScratch struct {
+	body, resp []byte
+	records    []produceRecord
+	backing    []kgo.Record
+	ptrs       []*kgo.Record
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(produceScratch) }}
+
+// maxPooledBody is the largest body whose scratch is kept; a rare huge one is left to the GC.
+const maxPooledBody = 1 << 20
+
+func (sc *produceScratch) release() {
+	if cap(sc.body) > maxPooledBody || cap(sc.resp) > maxPooledBody {
+		return
+	}
+	// Drop the references to values and results (a value with a line break was copied).
+	clear(sc.records[:cap(sc.records)])
+	clear(sc.backing)
+	clear(sc.ptrs)
+	scratchPool.Put(sc)
 }
 
 func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
@@ -235,15 +258,21 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 			fmt.Sprintf("HTTP 415 Unsupported Media Type: Content-Type %q, want %s", r.Header.Get("Content-Type"), kafkaJSONRequestType))
 		return
 	}
-	body, err := readBody(w, r)
+	sc := scratchPool.Get().(*produceScratch)
+	defer sc.release()
+	body, err := readBody(w, r, sc.body)
 	if err != nil {
 		kafkaError(w, http.StatusRequestEntityTooLarge, 413, fmt.Sprintf("request body over %d bytes", maxBodyBytes))
 		return
 	}
-	req, err := decodeProduce(body)
+	sc.body = body
+	req, err := decodeProduceInto(body, sc.records)
 	if err != nil {
 		kafkaError(w, http.StatusBadRequest, 400, "malformed JSON: "+err.Error())
 		return
+	}
+	if cap(req.Records) > cap(sc.records) {
+		sc.records = req.Records[:0]
 	}
 	if len(req.Records) == 0 {
 		kafkaError(w, http.StatusUnprocessableEntity, 422, `"records" must hold at least one record`)
@@ -258,9 +287,16 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 		kafkaError(w, http.StatusNotFound, 40401, "Topic "+topic+" not found.")
 		return
 	}
-	recs := make([]*kgo.Record, len(req.Records))
+	n := len(req.Records)
+	sc.backing = slices.Grow(sc.backing[:0], n)[:n]
+	sc.ptrs = slices.Grow(sc.ptrs[:0], n)[:n]
+	recs := sc.ptrs
+	// The records of a request arrive together: one timestamp for all of them, rather than
+	// the client reading the clock for each (3% of a batched request's time).
+	now := time.Now()
 	for i, in := range req.Records {
-		rec := &kgo.Record{Topic: topic, Partition: -1}
+		rec := &sc.backing[i]
+		*rec = kgo.Record{Topic: topic, Partition: -1, Timestamp: now}
 		if in.Partition != nil {
 			if *in.Partition < 0 || int(*in.Partition) >= nparts {
 				kafkaError(w, http.StatusNotFound, 40402, fmt.Sprintf("Partition %d of topic %s not found (records[%d]).", *in.Partition, topic, i))
@@ -273,71 +309,84 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 		recs[i] = rec
 	}
 	results := a.producer.ProduceSync(r.Context(), recs...)
-	offsets := make([]produceOffset, len(results))
 	failed := 0
-	for i, res := range results {
+	for _, res := range results {
 		if res.Err != nil {
 			failed++
-			code, msg := 50002, res.Err.Error()
-			offsets[i] = produceOffset{ErrorCode: &code, Error: &msg}
-			continue
 		}
-		p, o := res.Record.Partition, res.Record.Offset
-		offsets[i] = produceOffset{Partition: &p, Offset: &o}
 	}
 	if failed == len(results) {
-		kafkaError(w, http.StatusInternalServerError, 50002, "produce failed, nothing stored: "+*offsets[0].Error)
+		kafkaError(w, http.StatusInternalServerError, 50002, "produce failed, nothing stored: "+results[0].Err.Error())
 		return
 	}
-	writeProduceResponse(w, offsets)
+	sc.resp = writeProduceResponse(w, results, sc.resp[:0])
 }
 
-// readBody reads the request body, at most maxBodyBytes, into a buffer sized from
-// Content-Length when the client sent one.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads the request body, at most maxBodyBytes, into buf (grown when too small; nil
+// is fine), sized from Content-Length when the client sent one.
+func readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
 	rd := http.MaxBytesReader(w, r.Body, maxBodyBytes)
 	if n := r.ContentLength; n > 0 && n <= maxBodyBytes {
-		buf := make([]byte, n)
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
 		if _, err := io.ReadFull(rd, buf); err != nil {
 			return nil, err
 		}
 		// Nothing may follow the announced length.
-		if m, _ := rd.Read(make([]byte, 1)); m > 0 {
+		var one [1]byte
+		if m, _ := rd.Read(one[:]); m > 0 {
 			return nil, errors.New("body longer than its Content-Length")
 		}
 		return buf, nil
 	}
-	return io.ReadAll(rd)
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
-// writeProduceResponse writes the produce response; it is produceResponse's JSON, written by
-// hand because encoding it was a tenth of a batched request's time.
-func writeProduceResponse(w http.ResponseWriter, offsets []produceOffset) {
-	b := make([]byte, 0, 16+64*len(offsets))
-	b = append(b, `{"offsets":[`...)
-	for i, o := range offsets {
+// writeProduceResponse writes the produce response, built in buf (returned for reuse): per
+// record its partition and offset, or error code 50002 and the error. It is written by hand
+// because encoding it with encoding/json was a tenth of a batched request's time; with a
+// Content-Length, so it is not chunked.
+func writeProduceResponse(w http.ResponseWriter, results kgo.ProduceResults, buf []byte) []byte {
+	b := append(buf, `{"offsets":[`...)
+	for i, res := range results {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if o.Error != nil {
-			e, _ := json.Marshal(*o.Error)
-			b = append(b, `{"partition":null,"offset":null,"error_code":`...)
-			b = strconv.AppendInt(b, int64(*o.ErrorCode), 10)
-			b = append(b, `,"error":`...)
+		if res.Err != nil {
+			e, _ := json.Marshal(res.Err.Error())
+			b = append(b, `{"partition":null,"offset":null,"error_code":50002,"error":`...)
 			b = append(b, e...)
 			b = append(b, '}')
 			continue
 		}
 		b = append(b, `{"partition":`...)
-		b = strconv.AppendInt(b, int64(*o.Partition), 10)
+		b = strconv.AppendInt(b, int64(res.Record.Partition), 10)
 		b = append(b, `,"offset":`...)
-		b = strconv.AppendInt(b, *o.Offset, 10)
+		b = strconv.AppendInt(b, res.Record.Offset, 10)
 		b = append(b, `,"error_code":null,"error":null}`...)
 	}
 	b = append(b, `],"key_schema_id":null,"value_schema_id":null}`...)
-	w.Header().Set("Content-Type", kafkaResponseType)
+	h := w.Header()
+	h.Set("Content-Type", kafkaResponseType)
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+	return b
 }
 
 // compactJSON returns a JSON value that fits on one line, so a value is one line in the sink's
@@ -406,7 +455,7 @@ func (a *API) streamRoute(w http.ResponseWriter, r *http.Request, name string) {
 		writeJSON(w, http.StatusOK, "application/json", map[string]any{"StreamDescription": d})
 	case http.MethodPost:
 		shards := defaultShardCount
-		body, err := readBody(w, r)
+		body, err := readBody(w, r, nil)
 		if err != nil {
 			streamError(w, streamErr("SerializationException", "request body over %d bytes", maxBodyBytes))
 			return
@@ -440,7 +489,7 @@ func (a *API) streamRoute(w http.ResponseWriter, r *http.Request, name string) {
 }
 
 func readStreamBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := readBody(w, r)
+	body, err := readBody(w, r, nil)
 	if err != nil {
 		streamError(w, &StreamError{Type: "SerializationException", Message: fmt.Sprintf("request body over %d bytes", maxBodyBytes), Status: 413})
 		return false

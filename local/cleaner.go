@@ -34,9 +34,12 @@ type CleanerConfig struct {
 // Cleaner reads the three streams of a user, cleans each record with the analytics stream core
 // (clean.CleanStream) and appends the clean rows to the DuckDB tables <user_id>_pin_table,
 // <user_id>_geo_table and <user_id>_user_table. A record that cannot be cleaned goes to the
-// table stream_quarantine with the reason. The rows of a batch, its quarantined records and the
-// shard's checkpoint (the last sequence number done) are written in one transaction, so after a
-// crash the cleaner resumes exactly after the last batch it wrote: every record lands once.
+// table stream_quarantine with the reason. As in the batch job, a table keeps one row per ind,
+// the first one written (the emulator samples with replacement: a repeat is a re-send); repeats
+// are counted in the table stream_repeats. The rows of a batch, its quarantined records, its
+// repeat count and the shard's checkpoint (the last sequence number done) are written in one
+// transaction, so after a crash the cleaner resumes exactly after the last batch it wrote: every
+// record is handled once, and every ind is in its table once.
 type Cleaner struct {
 	cfg CleanerConfig
 	db  *sql.DB
@@ -44,6 +47,7 @@ type Cleaner struct {
 	mu       sync.Mutex
 	done     map[string]map[string]string // stream -> shard -> last sequence number committed
 	rows     int64
+	repeats  int64
 	bad      int64
 	changed  chan struct{}
 	stopped  chan struct{}
@@ -107,10 +111,18 @@ func (c *Cleaner) setup(ctx context.Context) error {
 	}
 	stmts = append(stmts,
 		`CREATE TABLE IF NOT EXISTS stream_checkpoints (stream VARCHAR, shard VARCHAR, sequence_number VARCHAR, updated TIMESTAMP, PRIMARY KEY (stream, shard))`,
-		`CREATE TABLE IF NOT EXISTS stream_quarantine (stream VARCHAR, sequence_number VARCHAR, reason VARCHAR, data VARCHAR)`)
+		`CREATE TABLE IF NOT EXISTS stream_quarantine (stream VARCHAR, sequence_number VARCHAR, reason VARCHAR, data VARCHAR)`,
+		`CREATE TABLE IF NOT EXISTS stream_repeats (table_name VARCHAR PRIMARY KEY, repeats BIGINT)`)
 	for _, s := range stmts {
 		if _, err := c.db.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	for _, k := range record.Kinds {
+		if t := record.StreamTable(c.cfg.UserID, k); existing[t] {
+			if err := c.dropRepeats(ctx, t); err != nil {
+				return err
+			}
 		}
 	}
 	rows, err = c.db.QueryContext(ctx, `SELECT stream, shard, sequence_number FROM stream_checkpoints`)
@@ -131,17 +143,51 @@ func (c *Cleaner) setup(ctx context.Context) error {
 	return rows.Err()
 }
 
+// dropRepeats keeps the first row of each ind in a table written before the cleaner kept one
+// row per ind (rows were only ever appended, so the smallest rowid is the first written) and
+// counts the others as repeats.
+func (c *Cleaner) dropRepeats(ctx context.Context, table string) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %[1]q WHERE rowid NOT IN (SELECT min(rowid) FROM %[1]q GROUP BY ind)`, table))
+	if err != nil {
+		return fmt.Errorf("keeping one row per ind in %s: %w", table, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return err
+	}
+	if err := addRepeats(ctx, tx, table, n); err != nil {
+		return err
+	}
+	c.cfg.Logf("stream cleaner: %s: dropped %d repeated inds written by an older version", table, n)
+	return tx.Commit()
+}
+
+// addRepeats adds n to the repeats counted for table.
+func addRepeats(ctx context.Context, tx *sql.Tx, table string, n int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stream_repeats VALUES (?, ?)
+		ON CONFLICT (table_name) DO UPDATE SET repeats = stream_repeats.repeats + excluded.repeats`, table, n); err != nil {
+		return fmt.Errorf("count repeats of %s: %w", table, err)
+	}
+	return nil
+}
+
 // DB is the database of the clean tables, for queries.
 func (c *Cleaner) DB() *sql.DB { return c.db }
 
 // Close closes the database.
 func (c *Cleaner) Close() error { return c.db.Close() }
 
-// Stats returns the rows appended and the records quarantined by this run.
-func (c *Cleaner) Stats() (rows, quarantined int64) {
+// Stats returns, for this run, the rows appended, the records skipped because their ind was
+// already in the table (repeats) and the records quarantined.
+func (c *Cleaner) Stats() (rows, repeats, quarantined int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.rows, c.bad
+	return c.rows, c.repeats, c.bad
 }
 
 // Run cleans until ctx is done (finishing the batch in hand) or a step fails.
@@ -242,8 +288,9 @@ func (c *Cleaner) pass(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// write appends the clean rows of recs, quarantines the others and moves the checkpoint, in
-// one transaction.
+// write appends the clean rows of recs whose ind is neither in the table nor earlier in recs,
+// counts the other clean rows as repeats, quarantines the records that cannot be cleaned and
+// moves the checkpoint, in one transaction.
 func (c *Cleaner) write(ctx context.Context, k record.Kind, stream, shard string, recs []StreamRecord) error {
 	in := make([]clean.StreamRecord, len(recs))
 	for i, r := range recs {
@@ -260,7 +307,11 @@ func (c *Cleaner) write(ctx context.Context, k record.Kind, stream, shard string
 	defer tx.Rollback()
 	table := record.StreamTable(c.cfg.UserID, k)
 	ncols := len(clean.Columns(k))
-	var good, bad int64
+	seen, err := existingInds(wctx, tx, table, results)
+	if err != nil {
+		return err
+	}
+	var good, repeats, bad int64
 	var args []any
 	var tuples []string
 	flush := func() error {
@@ -284,6 +335,12 @@ func (c *Cleaner) write(ctx context.Context, k record.Kind, stream, shard string
 			}
 			continue
 		}
+		ind := res.Row.Ind()
+		if seen[ind] {
+			repeats++ // a re-send: the first row of this ind is in the table or in this batch
+			continue
+		}
+		seen[ind] = true
 		good++
 		args = append(args, res.Row.Values()...)
 		tuples = append(tuples, tuple)
@@ -295,6 +352,11 @@ func (c *Cleaner) write(ctx context.Context, k record.Kind, stream, shard string
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	if repeats > 0 {
+		if err := addRepeats(wctx, tx, table, repeats); err != nil {
+			return fmt.Errorf("stream cleaner: %w", err)
+		}
 	}
 	last := recs[len(recs)-1].SequenceNumber
 	if _, err := tx.ExecContext(wctx, `INSERT OR REPLACE INTO stream_checkpoints VALUES (?, ?, ?, now())`, stream, shard, last); err != nil {
@@ -312,11 +374,51 @@ func (c *Cleaner) write(ctx context.Context, k record.Kind, stream, shard string
 	}
 	c.done[stream][shard] = last
 	c.rows += good
+	c.repeats += repeats
 	c.bad += bad
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
 	return nil
+}
+
+// existingInds returns which inds of the clean results are already in table. Asking for the
+// batch's inds before a plain insert measured cheaper than a unique index on ind with INSERT OR
+// IGNORE (DuckDB, 500-row batches: +5 ms against +14 to +22 ms per batch).
+func existingInds(ctx context.Context, tx *sql.Tx, table string, results []clean.StreamResult) (map[int64]bool, error) {
+	seen := map[int64]bool{}
+	var inds []any
+	query := func() error {
+		if len(inds) == 0 {
+			return nil
+		}
+		q := fmt.Sprintf("SELECT ind FROM %q WHERE ind IN (%s)", table, strings.TrimSuffix(strings.Repeat("?,", len(inds)), ","))
+		rows, err := tx.QueryContext(ctx, q, inds...)
+		if err != nil {
+			return fmt.Errorf("stream cleaner: look up inds in %s: %w", table, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var ind int64
+			if err := rows.Scan(&ind); err != nil {
+				return fmt.Errorf("stream cleaner: look up inds in %s: %w", table, err)
+			}
+			seen[ind] = true
+		}
+		inds = inds[:0]
+		return rows.Err()
+	}
+	for _, res := range results {
+		if res.Err != nil {
+			continue
+		}
+		if inds = append(inds, res.Row.Ind()); len(inds) == 1000 {
+			if err := query(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return seen, query()
 }
 
 // crashHook lets tests stop the cleaner at a named point as a crash would; nil otherwise.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -145,8 +146,14 @@ func TestPipelineForwardsToKinesalite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	require.NoError(t, p.WaitCaughtUp(ctx))
+	total := 0
 	for _, k := range record.Kinds {
-		assert.Len(t, tableInds(t, p.Cleaner, k), 200, "%s", k)
+		inds := tableInds(t, p.Cleaner, k)
+		assert.Equal(t, slices.Compact(slices.Clone(inds)), inds, "%s: one row per ind", k)
+		total += len(inds)
 	}
+	rows, repeats, _ := p.Cleaner.Stats()
+	assert.Equal(t, int64(total), rows)
+	assert.Equal(t, int64(600), rows+repeats, "every record is a row or a repeat")
 	require.NoError(t, p.Close())
 }

@@ -48,7 +48,7 @@ func (d DirStore) Put(_ context.Context, key string, body []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-"+filepath.Base(p)+"-*")
+	tmp, err := os.CreateTemp(filepath.Dir(p), tempPrefix+filepath.Base(p)+"-*")
 	if err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
@@ -61,6 +61,27 @@ func (d DirStore) Put(_ context.Context, key string, body []byte) error {
 	if err := os.Rename(tmp.Name(), p); err != nil {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return nil
+}
+
+// tempPrefix starts the name of Put's temporary files.
+const tempPrefix = ".tmp-"
+
+// RemoveTemps removes the temporary files a process killed inside Put left behind (they are
+// never objects: an object appears only by the rename). Call it before a sink writes to Root.
+func (d DirStore) RemoveTemps() error {
+	err := filepath.WalkDir(d.Root, func(path string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !e.IsDir() && strings.HasPrefix(e.Name(), tempPrefix) {
+			return os.Remove(path)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove temporary files under %s: %w", d.Root, err)
 	}
 	return nil
 }

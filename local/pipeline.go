@@ -123,6 +123,11 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if p.API, err = NewAPI(p.Broker.Addr(), p.Streams); err != nil {
 		return p, err
 	}
+	if dir, ok := cfg.SinkStore.(DirStore); ok {
+		if err := dir.RemoveTemps(); err != nil { // left by a kill inside a write
+			return p, fmt.Errorf("sink: %w", err)
+		}
+	}
 	if p.Sink, err = NewSink(SinkConfig{Brokers: []string{p.Broker.Addr()}, Topics: topics, Store: cfg.SinkStore,
 		FlushSize: cfg.FlushSize, RotateInterval: cfg.RotateInterval, Logf: cfg.Logf}); err != nil {
 		return p, err

@@ -2,7 +2,9 @@ package local
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"strconv"
 )
 
@@ -23,8 +25,11 @@ type produceRequest struct {
 // usual shape is read by a one-pass validating scanner (fastProduce); anything it does not
 // handle itself (escaped keys, odd partitions, every malformed body) goes to encoding/json,
 // which gives the error message. FuzzDecodeProduce checks both agree.
-func decodeProduce(body []byte) (produceRequest, error) {
-	if req, ok := fastProduce(body); ok {
+func decodeProduce(body []byte) (produceRequest, error) { return decodeProduceInto(body, nil) }
+
+// decodeProduceInto is decodeProduce reusing the array of into for the records.
+func decodeProduceInto(body []byte, into []produceRecord) (produceRequest, error) {
+	if req, ok := fastProduceInto(body, into); ok {
 		return req, nil
 	}
 	var req produceRequest
@@ -34,7 +39,10 @@ func decodeProduce(body []byte) (produceRequest, error) {
 
 // fastProduce returns ok only for a body that is valid JSON and decodes exactly as
 // encoding/json would decode it into produceRequest.
-func fastProduce(body []byte) (produceRequest, bool) {
+func fastProduce(body []byte) (produceRequest, bool) { return fastProduceInto(body, nil) }
+
+// fastProduceInto is fastProduce reusing the array of into for the records.
+func fastProduceInto(body []byte, into []produceRecord) (produceRequest, bool) {
 	s := scanner{b: body}
 	var req produceRequest
 	s.ws()
@@ -43,7 +51,7 @@ func fastProduce(body []byte) (produceRequest, bool) {
 			return false
 		}
 		if string(key) != "records" {
-			return s.value(0)
+			return s.value()
 		}
 		if s.literal("null") {
 			req.Records = nil
@@ -53,7 +61,10 @@ func fastProduce(body []byte) (produceRequest, bool) {
 			return false // a type error: encoding/json explains it
 		}
 		if req.Records == nil {
-			req.Records = []produceRecord{} // as encoding/json: [] is empty, not nil
+			req.Records = into[:0]
+			if req.Records == nil {
+				req.Records = []produceRecord{} // as encoding/json: [] is empty, not nil
+			}
 		}
 		req.Records = req.Records[:0]
 		return s.arrayElems(func() bool {
@@ -72,7 +83,7 @@ func fastProduce(body []byte) (produceRequest, bool) {
 				start := s.i
 				switch string(key) {
 				case "value", "key":
-					if !s.value(1) {
+					if !s.value() {
 						return false
 					}
 					raw := json.RawMessage(body[start:s.i])
@@ -98,7 +109,7 @@ func fastProduce(body []byte) (produceRequest, bool) {
 					r.Partition = &p32
 					return true
 				}
-				return s.value(1)
+				return s.value()
 			})
 			if ok {
 				req.Records = append(req.Records, r)
@@ -136,18 +147,7 @@ type scanner struct {
 	i int
 }
 
-const maxDepth = 10000 // encoding/json's nesting limit
-
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *scanner) ws() { s.i = skipWS(s.b, s.i) }
 
 func (s *scanner) peek() byte {
 	if s.i < len(s.b) {
@@ -241,28 +241,116 @@ func (s *scanner) arrayElems(elem func() bool) bool {
 	}
 }
 
-// value skips one JSON value, validating it.
-func (s *scanner) value(depth int) bool {
-	if depth > maxDepth {
-		return false
+// value skips one JSON value, validating it. It is a loop over a stack of the open arrays and
+// objects rather than a recursion, since nested values are the bulk of a body, and keeps its
+// position in a local; nesting deeper than len(stack) is left to encoding/json (whose own limit
+// is 10,000). On failure the position is left anywhere: the fast path gives up.
+func (s *scanner) value() bool {
+	var stack [64]byte // '{' or '[' of each open container
+	n := 0
+	b, i := s.b, s.i
+	ok := false
+	for {
+		// A value starts at i.
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return false
+		}
+		switch c := b[i]; {
+		case c == '"':
+			if i, ok = skipString(b, i); !ok {
+				return false
+			}
+		case c == '{' || c == '[':
+			if n == len(stack) {
+				return false
+			}
+			i = skipWS(b, i+1)
+			if i < len(b) && b[i] == c+2 { // '}' is '{'+2, ']' is '['+2
+				i++
+				break
+			}
+			stack[n] = c
+			n++
+			if c == '{' {
+				if i, ok = skipKey(b, i); !ok {
+					return false
+				}
+			}
+			continue
+		case c == 't' || c == 'f' || c == 'n':
+			lit := "null"
+			if c == 't' {
+				lit = "true"
+			} else if c == 'f' {
+				lit = "false"
+			}
+			if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+				return false
+			}
+			i += len(lit)
+		case c == '-' || c >= '0' && c <= '9':
+			s.i = i
+			if !s.number() {
+				return false
+			}
+			i = s.i
+		default:
+			return false
+		}
+		// A value ended: close the containers it ends, or go on to the next member.
+		for {
+			if n == 0 {
+				s.i = i
+				return true
+			}
+			i = skipWS(b, i)
+			if i >= len(b) {
+				return false
+			}
+			c := b[i]
+			if c == stack[n-1]+2 {
+				i++
+				n--
+				continue
+			}
+			if c != ',' {
+				return false
+			}
+			i++
+			if stack[n-1] == '{' {
+				if i, ok = skipKey(b, i); !ok {
+					return false
+				}
+			}
+			break
+		}
 	}
-	switch c := s.peek(); {
-	case c == '"':
-		return s.str()
-	case c == '{':
-		return s.objectFields(func([]byte) bool { return s.value(depth + 1) })
-	case c == '[':
-		return s.arrayElems(func() bool { return s.value(depth + 1) })
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case c == '-' || c >= '0' && c <= '9':
-		return s.number()
+}
+
+// skipKey skips an object member's key and its colon, from i.
+func skipKey(b []byte, i int) (int, bool) {
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != '"' {
+		return i, false
 	}
-	return false
+	i, ok := skipString(b, i)
+	if !ok {
+		return i, false
+	}
+	i = skipWS(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return i, false
+	}
+	return i + 1, true
+}
+
+// skipWS skips JSON whitespace from i.
+func skipWS(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
@@ -277,41 +365,68 @@ var plainByte = func() (t [256]bool) {
 
 // str reads a string starting at its opening quote.
 func (s *scanner) str() bool {
-	s.i++
-	for s.i < len(s.b) {
-		for s.i < len(s.b) && plainByte[s.b[s.i]] {
-			s.i++
+	i, ok := skipString(s.b, s.i)
+	s.i = i
+	return ok
+}
+
+// skipString skips the string whose opening quote is at i and returns the index after its
+// closing quote. Strings are most of a produce body, so it looks at 8 bytes at a time while
+// none of them needs a closer look.
+func skipString(b []byte, i int) (int, bool) {
+	i++
+	for {
+		if i+8 <= len(b) {
+			m := special(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3 // the first byte that needs a look
+		} else {
+			for i < len(b) && plainByte[b[i]] {
+				i++
+			}
+			if i >= len(b) {
+				return i, false
+			}
 		}
-		if s.i >= len(s.b) {
-			return false
-		}
-		c := s.b[s.i]
-		switch {
+		switch c := b[i]; {
 		case c == '"':
-			s.i++
-			return true
-		case c < 0x20:
-			return false
+			return i + 1, true
 		case c == '\\':
-			if s.i+1 >= len(s.b) {
-				return false
+			if i+1 >= len(b) {
+				return i, false
 			}
-			switch s.b[s.i+1] {
+			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				s.i += 2
+				i += 2
 			case 'u':
-				if s.i+6 > len(s.b) || !isHex(s.b[s.i+2]) || !isHex(s.b[s.i+3]) || !isHex(s.b[s.i+4]) || !isHex(s.b[s.i+5]) {
-					return false
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					return i, false
 				}
-				s.i += 6
+				i += 6
 			default:
-				return false
+				return i, false
 			}
-		default:
-			s.i++
+		default: // a control byte
+			return i, false
 		}
 	}
-	return false
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special flags (high bit of the byte) the bytes of x (8 bytes, little-endian) that are '"',
+// '\\' or a control byte (< 0x20). The lowest flagged byte is always such a byte, and is the
+// first one; bytes above it may be flagged falsely (borrows), so only the lowest is used.
+// Bytes >= 0x80 are never flagged.
+func special(x uint64) uint64 {
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x - ones*0x20) | (quote - ones) | (backslash - ones)) &^ x & highs
 }
 
 func (s *scanner) digits() int {

@@ -2,6 +2,7 @@ package local
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -29,6 +30,13 @@ func TestFastProduce(t *testing.T) {
 		{`{"records":[{"value":tru}]}`, false},
 		{`{"records":[{"value":"\x"}]}`, false},
 		{`[`, false},
+		{`{"records":[{"value":` + strings.Repeat("[", 64) + strings.Repeat("]", 64) + `}]}`, true},
+		{`{"records":[{"value":` + strings.Repeat(`{"a":`, 64) + "1" + strings.Repeat("}", 64) + `}]}`, true},
+		{`{"records":[{"value":` + strings.Repeat("[", 65) + strings.Repeat("]", 65) + `}]}`, false}, // deeper: encoding/json
+		{`{"records":[{"value":{"a\"b":[1,{}],"c":[]}}]}`, true},
+		{`{"records":[{"value":{"a":1,}}]}`, false},
+		{`{"records":[{"value":[1,]}]}`, false},
+		{`{"records":[{"value":{"a":1]}]}`, false},
 	} {
 		fast, ok := fastProduce([]byte(c.body))
 		assert.Equal(t, c.fast, ok, c.body)
@@ -37,6 +45,32 @@ func TestFastProduce(t *testing.T) {
 		if ok {
 			require.NoError(t, err, c.body)
 			assert.Equal(t, std, fast, c.body)
+		}
+	}
+}
+
+// TestFastProduceStrings puts each byte that ends or interrupts a string ('"', '\\', a control
+// byte, a byte >= 0x80) at every position of strings around the 8-byte steps of scanner.str:
+// the fast path must agree with encoding/json on every one.
+func TestFastProduceStrings(t *testing.T) {
+	for n := range 20 {
+		for pos := range n {
+			for _, ins := range []string{`\"`, `\\`, `\u00e9`, `\n`, "\x01", "\x1f", "\x7f", "\xc3\xa9", `"`, `\`, `\u12`} {
+				str := strings.Repeat("a", pos) + ins + strings.Repeat("b", n-pos)
+				body := []byte(`{"records":[{"value":"` + str + `","key":{"` + str + `":1}}]}`)
+				var std produceRequest
+				stdErr := json.Unmarshal(body, &std)
+				fast, ok := fastProduce(body)
+				if ok {
+					require.NoError(t, stdErr, "%q", body)
+					require.Equal(t, std, fast, "%q", body)
+				}
+				_, err := decodeProduce(body)
+				require.Equal(t, stdErr == nil, err == nil, "%q", body)
+				if stdErr == nil && !strings.ContainsAny(ins, "\x01\x1f") {
+					assert.True(t, ok, "the fast path handles %q", body)
+				}
+			}
 		}
 	}
 }

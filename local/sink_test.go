@@ -229,3 +229,17 @@ func TestSinkRefusesConflictingObject(t *testing.T) {
 	got, _ := os.ReadFile(filepath.Join(root, key))
 	assert.Equal(t, "{\"other\":1}\n", string(got))
 }
+
+// TestDirStoreRemoveTemps: a kill inside Put leaves a temporary file beside the objects; the
+// next start removes it and nothing else.
+func TestDirStoreRemoveTemps(t *testing.T) {
+	d := DirStore{Root: t.TempDir()}
+	require.NoError(t, d.Put(context.Background(), "topics/t1.pin/partition=0/t1.pin+0+0000000000.json", []byte("{}\n")))
+	part := filepath.Join(d.Root, "topics", "t1.pin", "partition=0")
+	stale := filepath.Join(part, tempPrefix+"t1.pin+0+0000000001.json-123")
+	require.NoError(t, os.WriteFile(stale, []byte("{"), 0o644))
+	require.NoError(t, d.RemoveTemps())
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, filepath.Join(part, "t1.pin+0+0000000000.json"))
+	assert.NoError(t, DirStore{Root: filepath.Join(d.Root, "missing")}.RemoveTemps())
+}

@@ -198,9 +198,9 @@ func runLocalSteps(ctx context.Context, env *cliEnv, p *local.Pipeline, pf pipel
 	waitStart := time.Now()
 	line := progress.Start(env.stderr, 0, func() string {
 		objs, recs := p.Sink.Stats()
-		rows, bad := p.Cleaner.Stats()
-		return fmt.Sprintf("catching up: sink %d objects (%d records) · stream cleaner %d rows, %d quarantined · %s",
-			objs, recs, rows, bad, time.Since(waitStart).Round(100*time.Millisecond))
+		rows, repeats, bad := p.Cleaner.Stats()
+		return fmt.Sprintf("catching up: sink %d objects (%d records) · stream cleaner %d rows, %d repeats skipped, %d quarantined · %s",
+			objs, recs, rows, repeats, bad, time.Since(waitStart).Round(100*time.Millisecond))
 	})
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	err := p.WaitCaughtUp(wctx)
@@ -227,22 +227,26 @@ func runLocalSteps(ctx context.Context, env *cliEnv, p *local.Pipeline, pf pipel
 	return nil
 }
 
-// printStreamTables prints the row count of each stream table and of the quarantine.
+// printStreamTables prints the row count of each stream table (one row per ind) with the
+// repeats of an ind it skipped, and the row count of the quarantine.
 func printStreamTables(ctx context.Context, w io.Writer, db *sql.DB, userID string) error {
 	var rows [][]any
 	for _, k := range record.Kinds {
 		t := record.StreamTable(userID, k)
-		var n int64
+		var n, repeats int64
 		if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %q", t)).Scan(&n); err != nil {
 			return fmt.Errorf("count %s: %w", t, err)
 		}
-		rows = append(rows, []any{t, n})
+		if err := db.QueryRowContext(ctx, `SELECT coalesce(sum(repeats), 0) FROM stream_repeats WHERE table_name = ?`, t).Scan(&repeats); err != nil {
+			return fmt.Errorf("count repeats of %s: %w", t, err)
+		}
+		rows = append(rows, []any{t, n, repeats})
 	}
 	var q int64
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM stream_quarantine`).Scan(&q); err != nil {
 		return fmt.Errorf("count stream_quarantine: %w", err)
 	}
-	rows = append(rows, []any{"stream_quarantine", q})
-	analytics.PrintTable(w, []string{"table", "rows"}, rows, 0)
+	rows = append(rows, []any{"stream_quarantine", q, ""})
+	analytics.PrintTable(w, []string{"table", "rows", "repeats"}, rows, 0)
 	return nil
 }

@@ -40,7 +40,7 @@ func TestLocalCommand(t *testing.T) {
 	code, stdout, stderr := runCLI(t, nil, "local", "--count", "150", "--data-dir", dir, "--broker", "127.0.0.1:0", "--api", "127.0.0.1:0")
 	require.Equal(t, 0, code, "stderr: %s", stderr)
 	for _, want := range []string{"Emulator, batch:  450 records sent (150 posts), 450 accepted", "Emulator, stream: 450 records sent",
-		"demo_pin_table     150", "demo_geo_table     150", "demo_user_table    150",
+		"demo_pin_table     150   0", "demo_geo_table     150   0", "demo_user_table    150   0",
 		"top_category_by_country", "median_followers_by_join_year_and_age_group", "Report: " + filepath.Join(dir, "results", "report.html")} {
 		assert.Contains(t, stdout, want)
 	}
