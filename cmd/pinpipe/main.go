@@ -38,11 +38,11 @@ func init() {
 		{"generate", "write the synthetic source dataset (three JSONL files)", runGenerate},
 		{"seed-db", "create and load the three source tables in MySQL/MariaDB", runSeedDB},
 		{"emulate", "post source rows to the pipeline's REST API (batch or stream)", runEmulate},
-		{"version", "print the version", runVersion},
 		{"analyse", "run the batch analysis over the S3 sink's files (directory or S3)", runAnalyse},
 		{"query", "run SQL over the clean tables of an analyse run", runQuery},
 		{"local", "run the whole pipeline on this machine, emulator and analysis included", runLocal},
 		{"serve", "serve the local pipeline (broker, API, sink, stream cleaner) until Ctrl-C", runServe},
+		{"version", "print the version", runVersion},
 	}
 }
 
