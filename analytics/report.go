@@ -179,8 +179,10 @@ func barChart(r *Result) (template.HTML, string) {
 		if b.extra != "" {
 			label += " · " + b.extra
 		}
-		if len([]rune(label)) > 34 {
-			label = string([]rune(label)[:33]) + "…"
+		// 30 characters fit the label column at the chart's font size; longer ones would run off
+		// the left edge, so they end in an ellipsis (the full text is in the bar's tooltip).
+		if len([]rune(label)) > 30 {
+			label = string([]rune(label)[:29]) + "…"
 		}
 		fmt.Fprintf(&s, `<text x="%g" y="%g" class="lbl" text-anchor="end">%s</text>`, labelW-8, y+barH*0.7, esc(label))
 		fmt.Fprintf(&s, `<rect x="%g" y="%g" width="%g" height="%g" rx="3" fill="%s"><title>%s: %s</title></rect>`,
@@ -231,7 +233,10 @@ func lineChart(r *Result) template.HTML {
 	}
 	maxY = niceCeil(maxY)
 	const width, height, left, right, top, bottom = 820.0, 320.0, 70.0, 30.0, 30.0, 40.0
-	px := func(x float64) float64 { return left + (x-minX)/(maxX-minX)*(width-left-right) }
+	// pad keeps the first and last points (and their labels) clear of the y-axis labels and the
+	// right edge.
+	const pad = 40.0
+	px := func(x float64) float64 { return left + pad + (x-minX)/(maxX-minX)*(width-left-right-2*pad) }
 	py := func(y float64) float64 { return height - bottom - y/maxY*(height-top-bottom) }
 	var s strings.Builder
 	fmt.Fprintf(&s, `<svg class="chart" role="img" aria-label="%s" viewBox="0 0 %g %g" width="%g" height="%g">`,
