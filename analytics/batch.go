@@ -329,6 +329,66 @@ func stageTable(k record.Kind) string { return "_stage_" + string(k) }
 // | line), so "the first row of each ind" does not depend on timing.
 const seqColumn = "_seq"
 
+// A DOUBLE[] column (a geo's coordinates, always [latitude, longitude] or null) is staged as two
+// DOUBLE columns and put back together by the clean view: the Appender writes a list through
+// reflection and several cgo calls per row, two numbers through none.
+func isPair(c clean.Column) bool { return c.Type == "DOUBLE[]" }
+
+func pairColumn(c clean.Column, i int) string { return quoteIdent(fmt.Sprintf("_%s_%d", c.Name, i)) }
+
+// stageDDL creates the stage table of a kind: its clean columns (a pair split in two), then the
+// order column.
+func stageDDL(k record.Kind) string {
+	var cols []string
+	for _, c := range clean.Columns(k) {
+		if isPair(c) {
+			cols = append(cols, pairColumn(c, 0)+" DOUBLE", pairColumn(c, 1)+" DOUBLE")
+			continue
+		}
+		cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
+	}
+	cols = append(cols, seqColumn+" BIGINT")
+	return fmt.Sprintf("CREATE TABLE %s (%s)", quoteIdent(stageTable(k)), strings.Join(cols, ", "))
+}
+
+// cleanView creates the clean table of a kind: a view of its stage table in the contract's
+// columns, without the order column.
+func cleanView(k record.Kind) string {
+	var cols []string
+	for _, c := range clean.Columns(k) {
+		if isPair(c) {
+			a, b := pairColumn(c, 0), pairColumn(c, 1)
+			cols = append(cols, fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE [%s, %s] END AS %s", a, a, b, quoteIdent(c.Name)))
+			continue
+		}
+		cols = append(cols, quoteIdent(c.Name))
+	}
+	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(tableName(k)), strings.Join(cols, ", "),
+		quoteIdent(stageTable(k)))
+}
+
+// stageValues appends a clean row's values as stageDDL lays them out (without the order).
+func stageValues(dst []driver.Value, vals []any, pairs []bool) ([]driver.Value, error) {
+	for j, v := range vals {
+		if !pairs[j] {
+			dst = append(dst, v)
+			continue
+		}
+		switch v := v.(type) {
+		case nil:
+			dst = append(dst, nil, nil)
+		case []float64:
+			if len(v) != 2 {
+				return dst, fmt.Errorf("column %d has %d values, want 2", j, len(v))
+			}
+			dst = append(dst, v[0], v[1])
+		default:
+			return dst, fmt.Errorf("column %d is a %T, want []float64", j, v)
+		}
+	}
+	return dst, nil
+}
+
 // fetched is one object's content, or why it could not be read.
 type fetched struct {
 	i    int
@@ -342,16 +402,17 @@ type fetched struct {
 func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src source, files []sinkFile,
 	quarantinePath string, progressOut io.Writer, rep *BatchReport) error {
 	for _, k := range record.Kinds {
-		if _, err := db.ExecContext(ctx, clean.TableDDL(k, stageTable(k))); err != nil {
-			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
-		}
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s BIGINT", quoteIdent(stageTable(k)), seqColumn)); err != nil {
+		if _, err := db.ExecContext(ctx, stageDDL(k)); err != nil {
 			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
 		}
 	}
 	kindIndex := map[record.Kind]int{}
+	var pairs [3][]bool
 	for i, k := range record.Kinds {
 		kindIndex[k] = i
+		for _, c := range clean.Columns(k) {
+			pairs[i] = append(pairs[i], isPair(c))
+		}
 	}
 	var records, quarantinedN [3]atomic.Int64
 	var done, total atomic.Int64
@@ -419,9 +480,10 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 				n, q, err := cleanLines(file, f.data, func(row clean.Row, line int) error {
 					// Both buffers live as long as the worker: a row costs no slice.
 					vals = row.AppendValues(vals[:0])
-					buf = buf[:0]
-					for _, v := range vals {
-						buf = append(buf, v)
+					staged, err := stageValues(buf[:0], vals, pairs[ki])
+					buf = staged
+					if err != nil {
+						return fmt.Errorf("loading %s ind %d from %s: %w", file.kind, row.Ind(), file.key, err)
 					}
 					buf = append(buf, int64(f.i)<<24|int64(line))
 					if err := a.AppendRow(buf...); err != nil {
@@ -472,10 +534,6 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		st := &rep.Kinds[i]
 		k, ki := st.Kind, kindIndex[st.Kind]
 		st.Records, st.Quarantined = records[ki].Load(), quarantinedN[ki].Load()
-		cols := make([]string, 0, len(clean.Columns(k)))
-		for _, c := range clean.Columns(k) {
-			cols = append(cols, quoteIdent(c.Name))
-		}
 		// Repeats are few (re-sends), so deleting them in place is cheaper than copying every
 		// row into a new table; the clean table is a view without the order column.
 		stage := quoteIdent(stageTable(k))
@@ -487,8 +545,7 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		if st.Duplicates, err = res.RowsAffected(); err != nil {
 			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
 		}
-		view := fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(tableName(k)), strings.Join(cols, ", "), stage)
-		if _, err := db.ExecContext(ctx, view); err != nil {
+		if _, err := db.ExecContext(ctx, cleanView(k)); err != nil {
 			return fmt.Errorf("creating the clean %s table: %w", k, err)
 		}
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+stage).Scan(&st.Rows); err != nil {
