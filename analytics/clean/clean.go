@@ -254,6 +254,7 @@ const (
 
 // fields collects the members of a raw record and remembers the first type error.
 type fields struct {
+	slots []string // spare strings for text values; see keep
 	kind record.Kind
 	err  *Error
 	ind  int64
@@ -287,8 +288,7 @@ func (f *fields) text(field string, v jsonValue, placeholders ...string) *string
 	case kindString:
 	case kindNumber, kindBool:
 		// A number where text is expected (e.g. a numeric title) is still text.
-		s := string(v.raw)
-		return &s
+		return f.keep(string(v.raw))
 	default:
 		f.fail(field, v, errNotText)
 		return nil
@@ -301,8 +301,20 @@ func (f *fields) text(field string, v jsonValue, placeholders ...string) *string
 			return nil
 		}
 	}
-	s := v.str
-	return &s
+	return f.keep(v.str)
+}
+
+// keep returns a pointer to a copy of s, in one of the row's spare slots while there are any (a
+// pin has nine text columns: one allocation for all of them instead of one each).
+func (f *fields) keep(s string) *string {
+	var p *string
+	if len(f.slots) == 0 {
+		p = new(string) // not &s: that would move s to the heap on every call
+	} else {
+		p, f.slots = &f.slots[0], f.slots[1:]
+	}
+	*p = s
+	return p
 }
 
 // float reads a number member (or a string holding one); null and "" are unknown.
@@ -404,9 +416,16 @@ func wrapScan(kind record.Kind, err error) error {
 	return &Error{Kind: kind, Reason: err.Error()}
 }
 
+// pinBlock is a clean pin and the strings its text columns point to, allocated together.
+type pinBlock struct {
+	pin   Pin
+	texts [9]string
+}
+
 func cleanPin(raw string) (Row, error) {
-	f := fields{kind: record.Pin}
-	p := &Pin{}
+	b := &pinBlock{}
+	f := fields{kind: record.Pin, slots: b.texts[:]}
+	p := &b.pin
 	indField := "index"
 	err := scanText(raw, func(key []byte, v jsonValue) error {
 		switch string(key) {
@@ -525,8 +544,9 @@ func savePath(p *string) *string {
 	if i < 0 {
 		return nil
 	}
-	s := strings.TrimSpace((*p)[i:])
-	return &s
+	// p is the text just read, pointed to by nothing else: reuse it.
+	*p = strings.TrimSpace((*p)[i:])
+	return p
 }
 
 func cleanGeo(raw string) (Row, error) {
@@ -562,9 +582,16 @@ func cleanGeo(raw string) (Row, error) {
 	return g, nil
 }
 
+// userBlock is a clean user and the strings of its first name, last name and user name.
+type userBlock struct {
+	user  User
+	texts [3]string
+}
+
 func cleanUser(raw string) (Row, error) {
-	f := fields{kind: record.User}
-	u := &User{}
+	b := &userBlock{}
+	f := fields{kind: record.User, slots: b.texts[:]}
+	u := &b.user
 	var first, last *string
 	err := scanText(raw, func(key []byte, v jsonValue) error {
 		switch string(key) {
@@ -590,8 +617,7 @@ func cleanUser(raw string) (Row, error) {
 	u.Index = f.ind
 	switch {
 	case first != nil && last != nil:
-		s := *first + " " + *last
-		u.UserName = &s
+		u.UserName = f.keep(*first + " " + *last)
 	case first != nil:
 		u.UserName = first
 	case last != nil:
