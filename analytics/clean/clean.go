@@ -255,10 +255,10 @@ const (
 // fields collects the members of a raw record and remembers the first type error.
 type fields struct {
 	slots []string // spare strings for text values; see keep
-	kind record.Kind
-	err  *Error
-	ind  int64
-	seen bool // ind was present
+	kind  record.Kind
+	err   *Error
+	ind   int64
+	seen  bool // ind was present
 }
 
 func (f *fields) fail(field string, v jsonValue, reason string) {
@@ -343,7 +343,8 @@ func (f *fields) float(field string, v jsonValue) (float64, bool) {
 }
 
 // intval reads an integer member; null and "" are nil.
-func (f *fields) intval(field string, v jsonValue) *int64 {
+// The value is stored in *dst (part of the row's allocation), which is returned.
+func (f *fields) intval(field string, v jsonValue, dst *int64) *int64 {
 	if v.kind == kindNull || v.kind == kindString && strings.TrimSpace(v.str) == "" {
 		return nil
 	}
@@ -352,11 +353,13 @@ func (f *fields) intval(field string, v jsonValue) *int64 {
 		f.fail(field, v, errNotInteger)
 		return nil
 	}
-	return &n
+	*dst = n
+	return dst
 }
 
 // datetime reads a datetime string; null and "" are nil.
-func (f *fields) datetime(field string, v jsonValue) *time.Time {
+// The value is stored in *dst (part of the row's allocation), which is returned.
+func (f *fields) datetime(field string, v jsonValue, dst *time.Time) *time.Time {
 	if v.kind == kindNull || v.kind == kindString && strings.TrimSpace(v.str) == "" {
 		return nil
 	}
@@ -369,7 +372,8 @@ func (f *fields) datetime(field string, v jsonValue) *time.Time {
 		f.fail(field, v, errNotDatetime)
 		return nil
 	}
-	return &t
+	*dst = t
+	return dst
 }
 
 // done returns the record's error, if any, or a missing-index error.
@@ -550,8 +554,9 @@ func savePath(p *string) *string {
 }
 
 func cleanGeo(raw string) (Row, error) {
-	f := fields{kind: record.Geo}
-	g := &Geo{}
+	b := &geoBlock{}
+	f := fields{kind: record.Geo, slots: b.texts[:]}
+	g := &b.geo
 	var lat, lon float64
 	var hasLat, hasLon bool
 	err := scanText(raw, func(key []byte, v jsonValue) error {
@@ -565,7 +570,7 @@ func cleanGeo(raw string) (Row, error) {
 		case "longitude":
 			lon, hasLon = f.float("longitude", v)
 		case "timestamp":
-			g.Timestamp = f.datetime("timestamp", v)
+			g.Timestamp = f.datetime("timestamp", v, &b.timestamp)
 		}
 		return nil
 	})
@@ -577,15 +582,27 @@ func cleanGeo(raw string) (Row, error) {
 	}
 	g.Index = f.ind
 	if hasLat && hasLon {
-		g.Coordinates = []float64{lat, lon}
+		b.coordinates = [2]float64{lat, lon}
+		g.Coordinates = b.coordinates[:]
 	}
 	return g, nil
 }
 
-// userBlock is a clean user and the strings of its first name, last name and user name.
+// userBlock is a clean user and what its pointers point to: the strings of its first name, last
+// name and user name, its age and date joined.
 type userBlock struct {
-	user  User
-	texts [3]string
+	user       User
+	texts      [3]string
+	age        int64
+	dateJoined time.Time
+}
+
+// geoBlock is a clean geolocation and what its pointers and slice point to.
+type geoBlock struct {
+	geo         Geo
+	texts       [1]string
+	timestamp   time.Time
+	coordinates [2]float64
 }
 
 func cleanUser(raw string) (Row, error) {
@@ -602,9 +619,9 @@ func cleanUser(raw string) (Row, error) {
 		case "last_name":
 			last = f.text("last_name", v)
 		case "age":
-			u.Age = f.intval("age", v)
+			u.Age = f.intval("age", v, &b.age)
 		case "date_joined":
-			u.DateJoined = f.datetime("date_joined", v)
+			u.DateJoined = f.datetime("date_joined", v, &b.dateJoined)
 		}
 		return nil
 	})
