@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -18,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/duckdb/duckdb-go/v2"
 	"golang.org/x/sync/errgroup"
@@ -288,26 +288,31 @@ func inSinkLayout(key string) bool {
 
 // cleanLines cleans each non-blank line of one object, calling keep for each clean row with its
 // line number, and returns the number of records and the lines that could not be cleaned.
+//
+// The object is viewed as one string without a copy (data is never written after it is read), so
+// the rows' text values are slices of it: cleaning copies nothing per record, which keeps the
+// garbage collector, not the cleaning, from dominating the batch job.
 func cleanLines(f sinkFile, data []byte, keep func(row clean.Row, line int) error) (int64, []quarantined, error) {
+	text := unsafe.String(unsafe.SliceData(data), len(data))
 	var records int64
 	var bad []quarantined
 	line := 0
-	for len(data) > 0 {
+	for len(text) > 0 {
 		line++
-		var l []byte
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			l, data = data[:i], data[i+1:]
+		var l string
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			l, text = text[:i], text[i+1:]
 		} else {
-			l, data = data, nil
+			l, text = text, ""
 		}
-		if len(bytes.TrimSpace(l)) == 0 {
+		if len(strings.TrimSpace(l)) == 0 {
 			continue
 		}
 		records++
-		row, err := clean.Clean(f.kind, l)
+		row, err := clean.CleanText(f.kind, l)
 		if err != nil {
 			bad = append(bad, quarantined{Key: f.key, Line: line, Kind: string(f.kind),
-				Reason: err.Error(), Record: string(bytes.TrimRight(l, "\r"))})
+				Reason: err.Error(), Record: strings.Clone(strings.TrimRight(l, "\r"))})
 			continue
 		}
 		if err := keep(row, line); err != nil {
@@ -324,6 +329,66 @@ func stageTable(k record.Kind) string { return "_stage_" + string(k) }
 // | line), so "the first row of each ind" does not depend on timing.
 const seqColumn = "_seq"
 
+// A DOUBLE[] column (a geo's coordinates, always [latitude, longitude] or null) is staged as two
+// DOUBLE columns and put back together by the clean view: the Appender writes a list through
+// reflection and several cgo calls per row, two numbers through none.
+func isPair(c clean.Column) bool { return c.Type == "DOUBLE[]" }
+
+func pairColumn(c clean.Column, i int) string { return quoteIdent(fmt.Sprintf("_%s_%d", c.Name, i)) }
+
+// stageDDL creates the stage table of a kind: its clean columns (a pair split in two), then the
+// order column.
+func stageDDL(k record.Kind) string {
+	var cols []string
+	for _, c := range clean.Columns(k) {
+		if isPair(c) {
+			cols = append(cols, pairColumn(c, 0)+" DOUBLE", pairColumn(c, 1)+" DOUBLE")
+			continue
+		}
+		cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
+	}
+	cols = append(cols, seqColumn+" BIGINT")
+	return fmt.Sprintf("CREATE TABLE %s (%s)", quoteIdent(stageTable(k)), strings.Join(cols, ", "))
+}
+
+// cleanView creates the clean table of a kind: a view of its stage table in the contract's
+// columns, without the order column.
+func cleanView(k record.Kind) string {
+	var cols []string
+	for _, c := range clean.Columns(k) {
+		if isPair(c) {
+			a, b := pairColumn(c, 0), pairColumn(c, 1)
+			cols = append(cols, fmt.Sprintf("CASE WHEN %s IS NULL THEN NULL ELSE [%s, %s] END AS %s", a, a, b, quoteIdent(c.Name)))
+			continue
+		}
+		cols = append(cols, quoteIdent(c.Name))
+	}
+	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(tableName(k)), strings.Join(cols, ", "),
+		quoteIdent(stageTable(k)))
+}
+
+// stageValues appends a clean row's values as stageDDL lays them out (without the order).
+func stageValues(dst []driver.Value, vals []any, pairs []bool) ([]driver.Value, error) {
+	for j, v := range vals {
+		if !pairs[j] {
+			dst = append(dst, v)
+			continue
+		}
+		switch v := v.(type) {
+		case nil:
+			dst = append(dst, nil, nil)
+		case []float64:
+			if len(v) != 2 {
+				return dst, fmt.Errorf("column %d has %d values, want 2", j, len(v))
+			}
+			dst = append(dst, v[0], v[1])
+		default:
+			return dst, fmt.Errorf("column %d is a %T, want []float64", j, v)
+		}
+	}
+	return dst, nil
+}
+
 // fetched is one object's content, or why it could not be read.
 type fetched struct {
 	i    int
@@ -337,16 +402,17 @@ type fetched struct {
 func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src source, files []sinkFile,
 	quarantinePath string, progressOut io.Writer, rep *BatchReport) error {
 	for _, k := range record.Kinds {
-		if _, err := db.ExecContext(ctx, clean.TableDDL(k, stageTable(k))); err != nil {
-			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
-		}
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s BIGINT", quoteIdent(stageTable(k)), seqColumn)); err != nil {
+		if _, err := db.ExecContext(ctx, stageDDL(k)); err != nil {
 			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
 		}
 	}
 	kindIndex := map[record.Kind]int{}
+	var pairs [3][]bool
 	for i, k := range record.Kinds {
 		kindIndex[k] = i
+		for _, c := range clean.Columns(k) {
+			pairs[i] = append(pairs[i], isPair(c))
+		}
 	}
 	var records, quarantinedN [3]atomic.Int64
 	var done, total atomic.Int64
@@ -401,7 +467,7 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 					}
 				}
 			}()
-			buf := make([]driver.Value, 16)
+			vals, buf := make([]any, 0, 16), make([]driver.Value, 0, 16)
 			for f := range fetch {
 				file := files[f.i]
 				ki := kindIndex[file.kind]
@@ -412,12 +478,14 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 				}
 				a := appenders[ki]
 				n, q, err := cleanLines(file, f.data, func(row clean.Row, line int) error {
-					vals := row.Values()
-					buf = buf[:len(vals)+1]
-					for j, v := range vals {
-						buf[j] = v
+					// Both buffers live as long as the worker: a row costs no slice.
+					vals = row.AppendValues(vals[:0])
+					staged, err := stageValues(buf[:0], vals, pairs[ki])
+					buf = staged
+					if err != nil {
+						return fmt.Errorf("loading %s ind %d from %s: %w", file.kind, row.Ind(), file.key, err)
 					}
-					buf[len(vals)] = int64(f.i)<<24 | int64(line)
+					buf = append(buf, int64(f.i)<<24|int64(line))
 					if err := a.AppendRow(buf...); err != nil {
 						return fmt.Errorf("loading %s ind %d from %s: %w", file.kind, row.Ind(), file.key, err)
 					}
@@ -466,10 +534,6 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		st := &rep.Kinds[i]
 		k, ki := st.Kind, kindIndex[st.Kind]
 		st.Records, st.Quarantined = records[ki].Load(), quarantinedN[ki].Load()
-		cols := make([]string, 0, len(clean.Columns(k)))
-		for _, c := range clean.Columns(k) {
-			cols = append(cols, quoteIdent(c.Name))
-		}
 		// Repeats are few (re-sends), so deleting them in place is cheaper than copying every
 		// row into a new table; the clean table is a view without the order column.
 		stage := quoteIdent(stageTable(k))
@@ -481,8 +545,7 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		if st.Duplicates, err = res.RowsAffected(); err != nil {
 			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
 		}
-		view := fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(tableName(k)), strings.Join(cols, ", "), stage)
-		if _, err := db.ExecContext(ctx, view); err != nil {
+		if _, err := db.ExecContext(ctx, cleanView(k)); err != nil {
 			return fmt.Errorf("creating the clean %s table: %w", k, err)
 		}
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+stage).Scan(&st.Rows); err != nil {

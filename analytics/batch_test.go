@@ -320,3 +320,24 @@ func TestBatchConfigErrors(t *testing.T) {
 	_, err = RunBatch(ctx, BatchConfig{Input: in, Out: t.TempDir()})
 	assert.ErrorContains(t, err, "no sink objects under "+in+"/topics/demo.geo/")
 }
+
+// TestBatchCleanSchema checks that the clean Parquet tables have exactly the contract's columns
+// and types, whatever the stage tables look like (a geo's coordinates are staged as two numbers).
+func TestBatchCleanSchema(t *testing.T) {
+	in := t.TempDir()
+	writeObjects(t, in, goldenObjects())
+	_, out := runGolden(t, in)
+	for _, k := range record.Kinds {
+		res, err := Query(context.Background(), out, fmt.Sprintf(
+			`SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM %s)`, quoteIdent(tableName(k))))
+		require.NoError(t, err)
+		var want, got []string
+		for _, c := range clean.Columns(k) {
+			want = append(want, c.Name+" "+c.Type)
+		}
+		for _, row := range res.Rows {
+			got = append(got, fmt.Sprint(row[0], " ", row[1]))
+		}
+		assert.Equal(t, want, got, k)
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/pinpipe/pinpipe/record"
 )
@@ -43,6 +44,11 @@ type Row interface {
 	// Values returns the column values in the contract's order, typed for DuckDB's Appender and
 	// database/sql: int64, string, time.Time, []float64, or nil for null.
 	Values() []any
+	// AppendValues appends the same values as Values to dst and returns the extended slice, so
+	// a loader can reuse one buffer for every row (the batch job appends millions). Unlike
+	// Values, a string value shares its memory with the row's field instead of a copy: use the
+	// values before changing the row.
+	AppendValues(dst []any) []any
 }
 
 // Pin is a clean post. Nil pointers are nulls.
@@ -84,22 +90,26 @@ func (p *Pin) Ind() int64  { return p.Index }
 func (g *Geo) Ind() int64  { return g.Index }
 func (u *User) Ind() int64 { return u.Index }
 
-func (p *Pin) Values() []any {
-	return []any{p.Index, str(p.UniqueID), str(p.Title), str(p.Description), num(p.FollowerCount),
-		str(p.PosterName), str(p.TagList), str(p.IsImageOrVideo), str(p.ImageSrc), str(p.SaveLocation),
-		str(p.Category)}
+func (p *Pin) Values() []any  { return p.AppendValues(make([]any, 0, 11)) }
+func (g *Geo) Values() []any  { return g.AppendValues(make([]any, 0, 4)) }
+func (u *User) Values() []any { return u.AppendValues(make([]any, 0, 4)) }
+
+func (p *Pin) AppendValues(dst []any) []any {
+	return append(dst, p.Index, sharedStr(p.UniqueID), sharedStr(p.Title), sharedStr(p.Description),
+		num(p.FollowerCount), sharedStr(p.PosterName), sharedStr(p.TagList), sharedStr(p.IsImageOrVideo),
+		sharedStr(p.ImageSrc), sharedStr(p.SaveLocation), sharedStr(p.Category))
 }
 
-func (g *Geo) Values() []any {
+func (g *Geo) AppendValues(dst []any) []any {
 	var coords any
 	if g.Coordinates != nil {
 		coords = g.Coordinates
 	}
-	return []any{g.Index, str(g.Country), coords, ts(g.Timestamp)}
+	return append(dst, g.Index, sharedStr(g.Country), coords, ts(g.Timestamp))
 }
 
-func (u *User) Values() []any {
-	return []any{u.Index, str(u.UserName), num(u.Age), ts(u.DateJoined)}
+func (u *User) AppendValues(dst []any) []any {
+	return append(dst, u.Index, sharedStr(u.UserName), num(u.Age), ts(u.DateJoined))
 }
 
 func str(p *string) any {
@@ -107,6 +117,23 @@ func str(p *string) any {
 		return nil
 	}
 	return *p
+}
+
+// sharedStr is str without the copy: an interface holding a string points at a string header,
+// and *p already is one, so the interface is built around p instead of a new 16-byte copy (the
+// batch job would otherwise allocate one per text value, ten million per million pins).
+func sharedStr(p *string) any {
+	if p == nil {
+		return nil
+	}
+	var v any = ""
+	(*eface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
+	return v
+}
+
+// eface is the layout of an interface{} value (runtime.eface).
+type eface struct {
+	typ, data unsafe.Pointer
 }
 
 func num(p *int64) any {
@@ -191,6 +218,13 @@ func (e *Error) Error() string {
 
 // Clean turns one raw record of kind into a clean row, or returns an *Error.
 func Clean(kind record.Kind, raw []byte) (Row, error) {
+	return CleanText(kind, string(raw))
+}
+
+// CleanText is Clean for a record that is already a string. The row's text values are slices of
+// raw rather than copies, so a loader holding a whole object as one string (the batch job) cleans
+// it without copying each record.
+func CleanText(kind record.Kind, raw string) (Row, error) {
 	switch kind {
 	case record.Pin:
 		return cleanPin(raw)
@@ -220,10 +254,11 @@ const (
 
 // fields collects the members of a raw record and remembers the first type error.
 type fields struct {
-	kind record.Kind
-	err  *Error
-	ind  int64
-	seen bool // ind was present
+	slots []string // spare strings for text values; see keep
+	kind  record.Kind
+	err   *Error
+	ind   int64
+	seen  bool // ind was present
 }
 
 func (f *fields) fail(field string, v jsonValue, reason string) {
@@ -253,8 +288,7 @@ func (f *fields) text(field string, v jsonValue, placeholders ...string) *string
 	case kindString:
 	case kindNumber, kindBool:
 		// A number where text is expected (e.g. a numeric title) is still text.
-		s := string(v.raw)
-		return &s
+		return f.keep(string(v.raw))
 	default:
 		f.fail(field, v, errNotText)
 		return nil
@@ -267,8 +301,20 @@ func (f *fields) text(field string, v jsonValue, placeholders ...string) *string
 			return nil
 		}
 	}
-	s := v.str
-	return &s
+	return f.keep(v.str)
+}
+
+// keep returns a pointer to a copy of s, in one of the row's spare slots while there are any (a
+// pin has nine text columns: one allocation for all of them instead of one each).
+func (f *fields) keep(s string) *string {
+	var p *string
+	if len(f.slots) == 0 {
+		p = new(string) // not &s: that would move s to the heap on every call
+	} else {
+		p, f.slots = &f.slots[0], f.slots[1:]
+	}
+	*p = s
+	return p
 }
 
 // float reads a number member (or a string holding one); null and "" are unknown.
@@ -297,7 +343,8 @@ func (f *fields) float(field string, v jsonValue) (float64, bool) {
 }
 
 // intval reads an integer member; null and "" are nil.
-func (f *fields) intval(field string, v jsonValue) *int64 {
+// The value is stored in *dst (part of the row's allocation), which is returned.
+func (f *fields) intval(field string, v jsonValue, dst *int64) *int64 {
 	if v.kind == kindNull || v.kind == kindString && strings.TrimSpace(v.str) == "" {
 		return nil
 	}
@@ -306,11 +353,13 @@ func (f *fields) intval(field string, v jsonValue) *int64 {
 		f.fail(field, v, errNotInteger)
 		return nil
 	}
-	return &n
+	*dst = n
+	return dst
 }
 
 // datetime reads a datetime string; null and "" are nil.
-func (f *fields) datetime(field string, v jsonValue) *time.Time {
+// The value is stored in *dst (part of the row's allocation), which is returned.
+func (f *fields) datetime(field string, v jsonValue, dst *time.Time) *time.Time {
 	if v.kind == kindNull || v.kind == kindString && strings.TrimSpace(v.str) == "" {
 		return nil
 	}
@@ -323,7 +372,8 @@ func (f *fields) datetime(field string, v jsonValue) *time.Time {
 		f.fail(field, v, errNotDatetime)
 		return nil
 	}
-	return &t
+	*dst = t
+	return dst
 }
 
 // done returns the record's error, if any, or a missing-index error.
@@ -370,11 +420,18 @@ func wrapScan(kind record.Kind, err error) error {
 	return &Error{Kind: kind, Reason: err.Error()}
 }
 
-func cleanPin(raw []byte) (Row, error) {
-	f := fields{kind: record.Pin}
-	p := &Pin{}
+// pinBlock is a clean pin and the strings its text columns point to, allocated together.
+type pinBlock struct {
+	pin   Pin
+	texts [9]string
+}
+
+func cleanPin(raw string) (Row, error) {
+	b := &pinBlock{}
+	f := fields{kind: record.Pin, slots: b.texts[:]}
+	p := &b.pin
 	indField := "index"
-	err := scanObject(raw, func(key []byte, v jsonValue) error {
+	err := scanText(raw, func(key []byte, v jsonValue) error {
 		switch string(key) {
 		case "index":
 			f.index("index", v)
@@ -491,16 +548,18 @@ func savePath(p *string) *string {
 	if i < 0 {
 		return nil
 	}
-	s := strings.TrimSpace((*p)[i:])
-	return &s
+	// p is the text just read, pointed to by nothing else: reuse it.
+	*p = strings.TrimSpace((*p)[i:])
+	return p
 }
 
-func cleanGeo(raw []byte) (Row, error) {
-	f := fields{kind: record.Geo}
-	g := &Geo{}
+func cleanGeo(raw string) (Row, error) {
+	b := &geoBlock{}
+	f := fields{kind: record.Geo, slots: b.texts[:]}
+	g := &b.geo
 	var lat, lon float64
 	var hasLat, hasLon bool
-	err := scanObject(raw, func(key []byte, v jsonValue) error {
+	err := scanText(raw, func(key []byte, v jsonValue) error {
 		switch string(key) {
 		case "ind":
 			f.index("ind", v)
@@ -511,7 +570,7 @@ func cleanGeo(raw []byte) (Row, error) {
 		case "longitude":
 			lon, hasLon = f.float("longitude", v)
 		case "timestamp":
-			g.Timestamp = f.datetime("timestamp", v)
+			g.Timestamp = f.datetime("timestamp", v, &b.timestamp)
 		}
 		return nil
 	})
@@ -523,16 +582,35 @@ func cleanGeo(raw []byte) (Row, error) {
 	}
 	g.Index = f.ind
 	if hasLat && hasLon {
-		g.Coordinates = []float64{lat, lon}
+		b.coordinates = [2]float64{lat, lon}
+		g.Coordinates = b.coordinates[:]
 	}
 	return g, nil
 }
 
-func cleanUser(raw []byte) (Row, error) {
-	f := fields{kind: record.User}
-	u := &User{}
+// userBlock is a clean user and what its pointers point to: the strings of its first name, last
+// name and user name, its age and date joined.
+type userBlock struct {
+	user       User
+	texts      [3]string
+	age        int64
+	dateJoined time.Time
+}
+
+// geoBlock is a clean geolocation and what its pointers and slice point to.
+type geoBlock struct {
+	geo         Geo
+	texts       [1]string
+	timestamp   time.Time
+	coordinates [2]float64
+}
+
+func cleanUser(raw string) (Row, error) {
+	b := &userBlock{}
+	f := fields{kind: record.User, slots: b.texts[:]}
+	u := &b.user
 	var first, last *string
-	err := scanObject(raw, func(key []byte, v jsonValue) error {
+	err := scanText(raw, func(key []byte, v jsonValue) error {
 		switch string(key) {
 		case "ind":
 			f.index("ind", v)
@@ -541,9 +619,9 @@ func cleanUser(raw []byte) (Row, error) {
 		case "last_name":
 			last = f.text("last_name", v)
 		case "age":
-			u.Age = f.intval("age", v)
+			u.Age = f.intval("age", v, &b.age)
 		case "date_joined":
-			u.DateJoined = f.datetime("date_joined", v)
+			u.DateJoined = f.datetime("date_joined", v, &b.dateJoined)
 		}
 		return nil
 	})
@@ -556,8 +634,7 @@ func cleanUser(raw []byte) (Row, error) {
 	u.Index = f.ind
 	switch {
 	case first != nil && last != nil:
-		s := *first + " " + *last
-		u.UserName = &s
+		u.UserName = f.keep(*first + " " + *last)
 	case first != nil:
 		u.UserName = first
 	case last != nil:

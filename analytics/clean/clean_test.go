@@ -199,3 +199,20 @@ func TestCleanStream(t *testing.T) {
 	assert.Equal(t, "Untitled", m["title"])
 	assert.Len(t, m, len(Columns(record.Pin)))
 }
+
+func TestAppendValuesMatchesValues(t *testing.T) {
+	raws := map[record.Kind]string{
+		record.Pin:  `{"index": 7, "unique_id": "u", "title": "T", "description": "D", "poster_name": "P", "follower_count": "1k", "tag_list": "a,b", "is_image_or_video": "image", "image_src": "http://x", "save_location": "Local save in /data/x", "category": "x"}`,
+		record.Geo:  `{"ind": 7, "timestamp": "2020-08-28 03:52:47", "latitude": 1.5, "longitude": 2, "country": "Chad"}`,
+		record.User: `{"ind": 7, "first_name": "A", "last_name": "B", "age": 20, "date_joined": "2015-10-24 11:23:51"}`,
+	}
+	for k, raw := range raws {
+		row, err := Clean(k, []byte(raw))
+		require.NoError(t, err)
+		prefix := []any{"kept"}
+		assert.Equal(t, append([]any{"kept"}, row.Values()...), row.AppendValues(prefix), k)
+	}
+	empty, err := Clean(record.Pin, []byte(`{"index": 1}`))
+	require.NoError(t, err)
+	assert.Equal(t, empty.Values(), empty.AppendValues(nil))
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // The raw records are flat JSON objects of a dozen scalar members, and the batch job reads
@@ -53,7 +54,13 @@ func (v jsonValue) describe() string {
 // The whole input is copied into one string up front and plain string values are slices of it,
 // so a record costs one allocation for its text rather than one per member.
 func scanObject(data []byte, member func(key []byte, v jsonValue) error) error {
-	s := scanner{data: data, text: string(data)}
+	return scanText(string(data), member)
+}
+
+// scanText is scanObject over a string: plain string values are slices of text, with no copy.
+func scanText(text string, member func(key []byte, v jsonValue) error) error {
+	// The scanner only reads data, so viewing the string's bytes is safe.
+	s := scanner{data: unsafe.Slice(unsafe.StringData(text), len(text)), text: text}
 	s.space()
 	if !s.consume('{') {
 		return s.fail("want a JSON object")
