@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/pinpipe/pinpipe/record"
 )
@@ -45,9 +44,7 @@ type Row interface {
 	// database/sql: int64, string, time.Time, []float64, or nil for null.
 	Values() []any
 	// AppendValues appends the same values as Values to dst and returns the extended slice, so
-	// a loader can reuse one buffer for every row (the batch job appends millions). Unlike
-	// Values, a string value shares its memory with the row's field instead of a copy: use the
-	// values before changing the row.
+	// a loader can reuse one buffer for every row (the batch job appends millions).
 	AppendValues(dst []any) []any
 }
 
@@ -95,9 +92,9 @@ func (g *Geo) Values() []any  { return g.AppendValues(make([]any, 0, 4)) }
 func (u *User) Values() []any { return u.AppendValues(make([]any, 0, 4)) }
 
 func (p *Pin) AppendValues(dst []any) []any {
-	return append(dst, p.Index, sharedStr(p.UniqueID), sharedStr(p.Title), sharedStr(p.Description),
-		num(p.FollowerCount), sharedStr(p.PosterName), sharedStr(p.TagList), sharedStr(p.IsImageOrVideo),
-		sharedStr(p.ImageSrc), sharedStr(p.SaveLocation), sharedStr(p.Category))
+	return append(dst, p.Index, str(p.UniqueID), str(p.Title), str(p.Description),
+		num(p.FollowerCount), str(p.PosterName), str(p.TagList), str(p.IsImageOrVideo),
+		str(p.ImageSrc), str(p.SaveLocation), str(p.Category))
 }
 
 func (g *Geo) AppendValues(dst []any) []any {
@@ -105,11 +102,11 @@ func (g *Geo) AppendValues(dst []any) []any {
 	if g.Coordinates != nil {
 		coords = g.Coordinates
 	}
-	return append(dst, g.Index, sharedStr(g.Country), coords, ts(g.Timestamp))
+	return append(dst, g.Index, str(g.Country), coords, ts(g.Timestamp))
 }
 
 func (u *User) AppendValues(dst []any) []any {
-	return append(dst, u.Index, sharedStr(u.UserName), num(u.Age), ts(u.DateJoined))
+	return append(dst, u.Index, str(u.UserName), num(u.Age), ts(u.DateJoined))
 }
 
 func str(p *string) any {
@@ -117,23 +114,6 @@ func str(p *string) any {
 		return nil
 	}
 	return *p
-}
-
-// sharedStr is str without the copy: an interface holding a string points at a string header,
-// and *p already is one, so the interface is built around p instead of a new 16-byte copy (the
-// batch job would otherwise allocate one per text value, ten million per million pins).
-func sharedStr(p *string) any {
-	if p == nil {
-		return nil
-	}
-	var v any = ""
-	(*eface)(unsafe.Pointer(&v)).data = unsafe.Pointer(p)
-	return v
-}
-
-// eface is the layout of an interface{} value (runtime.eface).
-type eface struct {
-	typ, data unsafe.Pointer
 }
 
 func num(p *int64) any {
