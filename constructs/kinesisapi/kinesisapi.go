@@ -175,29 +175,26 @@ func New(scope constructs.Construct, id string, props *Props) *KinesisApi {
 			},
 		})
 	}
-	data := func(model awsapigateway.IModel) *awsapigateway.MethodOptions {
+	// options are a route's method options: data routes need the API key, admin routes
+	// (CreateStream, DeleteStream) are authorised with IAM only.
+	options := func(model awsapigateway.IModel, iam bool) *awsapigateway.MethodOptions {
 		o := &awsapigateway.MethodOptions{
-			ApiKeyRequired:    jsii.Bool(true),
 			AuthorizationType: awsapigateway.AuthorizationType_NONE,
 			RequestValidator:  validator,
 			MethodResponses:   methodResponses(models),
 		}
-		if model != nil {
-			o.RequestModels = &map[string]awsapigateway.IModel{"application/json": model}
-		}
-		return o
-	}
-	admin := func(model awsapigateway.IModel) *awsapigateway.MethodOptions {
-		o := &awsapigateway.MethodOptions{
-			AuthorizationType: awsapigateway.AuthorizationType_IAM,
-			RequestValidator:  validator,
-			MethodResponses:   methodResponses(models),
+		if iam {
+			o.AuthorizationType = awsapigateway.AuthorizationType_IAM
+		} else {
+			o.ApiKeyRequired = jsii.Bool(true)
 		}
 		if model != nil {
 			o.RequestModels = &map[string]awsapigateway.IModel{"application/json": model}
 		}
 		return o
 	}
+	data := func(model awsapigateway.IModel) *awsapigateway.MethodOptions { return options(model, false) }
+	admin := func(model awsapigateway.IModel) *awsapigateway.MethodOptions { return options(model, true) }
 
 	streams := k.Api.Root().AddResource(jsii.String("streams"), nil)
 	streams.AddMethod(jsii.String("GET"), kinesis("ListStreams", "list-streams"), data(nil))
