@@ -30,12 +30,13 @@ import (
 //	range:"lo,hi" the whole numbers the service accepts, inclusive
 //	pattern:"…"  a regular expression a non-empty string must match
 //	want:"…"     what a good value looks like, for the error message
+//	example:"…"  a valid value other than the default (the tests synthesize with every example)
 //
 // Rules that span several keys, or need more than a tag, are in Validate.
 type Config struct {
 	// UserID names everything: topics <userId>.pin|geo|user, streams streaming-<userId>-…,
 	// buckets and stacks. Lower-case letters, digits and '-' (not first). Default "demo".
-	UserID string `ctx:"userId" default:"demo" pattern:"^[a-z0-9][a-z0-9-]{0,15}$" want:"1 to 16 lower-case letters, digits and '-' (not first); it goes into bucket names, which hold at most 63 characters"`
+	UserID string `ctx:"userId" default:"demo" pattern:"^[a-z0-9][a-z0-9-]{0,15}$" want:"1 to 16 lower-case letters, digits and '-' (not first); it goes into bucket names, which hold at most 63 characters" example:"team-a"`
 	// Account and Region come from CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION (set by the CDK CLI
 	// from the active AWS profile). Empty means an environment-agnostic synth.
 	Account string
@@ -44,83 +45,83 @@ type Config struct {
 	// KafkaVersion of the MSK cluster: a version MSK creates clusters with (Supported Apache
 	// Kafka versions, MSK developer guide; the .kraft variants run without ZooKeeper). The
 	// proxy's Kafka client is the Apache Kafka release of that line (KafkaClientVersion).
-	KafkaVersion string `ctx:"kafkaVersion" default:"3.6.0" enum:"3.6.0,3.7.x,3.7.x.kraft,3.8.x,3.8.x.kraft,3.9.x,3.9.x.kraft,4.0.x.kraft,4.1.x.kraft" want:"an Apache Kafka version MSK creates standard-broker clusters with"`
+	KafkaVersion string `ctx:"kafkaVersion" default:"3.6.0" enum:"3.6.0,3.7.x,3.7.x.kraft,3.8.x,3.8.x.kraft,3.9.x,3.9.x.kraft,4.0.x.kraft,4.1.x.kraft" want:"an Apache Kafka version MSK creates standard-broker clusters with" example:"3.9.x.kraft"`
 	// ExistingMskClusterArn imports that cluster instead of creating one. It must be reachable
 	// from the pinpipe VPC on port 9098 (IAM auth) and have IAM client authentication on.
-	ExistingMskClusterArn string `ctx:"existingMskClusterArn" pattern:"^arn:aws[a-z-]*:kafka:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\\d:\\d{12}:cluster/[A-Za-z0-9][A-Za-z0-9-]{0,63}/[A-Za-z0-9-]+$" want:"an MSK cluster ARN, arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>"`
+	ExistingMskClusterArn string `ctx:"existingMskClusterArn" pattern:"^arn:aws[a-z-]*:kafka:[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\\d:\\d{12}:cluster/[A-Za-z0-9][A-Za-z0-9-]{0,63}/[A-Za-z0-9-]+$" want:"an MSK cluster ARN, arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>" example:"arn:aws:kafka:us-east-1:123456789012:cluster/pinterest-msk-cluster/5f7a1b2c-0000-1111-2222-333344445555-2"`
 	// MskInstanceType of the two brokers of a created cluster: an MSK standard broker size
 	// (express.* brokers take no EBS volume and need three AZs).
-	MskInstanceType string `ctx:"mskInstanceType" default:"kafka.t3.small" enum:"kafka.t3.small,kafka.m5.large,kafka.m5.xlarge,kafka.m5.2xlarge,kafka.m5.4xlarge,kafka.m5.8xlarge,kafka.m5.12xlarge,kafka.m5.16xlarge,kafka.m5.24xlarge,kafka.m7g.large,kafka.m7g.xlarge,kafka.m7g.2xlarge,kafka.m7g.4xlarge,kafka.m7g.8xlarge,kafka.m7g.12xlarge,kafka.m7g.16xlarge" want:"an MSK standard broker size"`
+	MskInstanceType string `ctx:"mskInstanceType" default:"kafka.t3.small" enum:"kafka.t3.small,kafka.m5.large,kafka.m5.xlarge,kafka.m5.2xlarge,kafka.m5.4xlarge,kafka.m5.8xlarge,kafka.m5.12xlarge,kafka.m5.16xlarge,kafka.m5.24xlarge,kafka.m7g.large,kafka.m7g.xlarge,kafka.m7g.2xlarge,kafka.m7g.4xlarge,kafka.m7g.8xlarge,kafka.m7g.12xlarge,kafka.m7g.16xlarge" want:"an MSK standard broker size" example:"kafka.m7g.large"`
 	// MskVolumeGiB is the EBS volume of each broker (MSK: 1 GiB to 16 TiB).
-	MskVolumeGiB int `ctx:"mskVolumeGiB" default:"10" range:"1,16384"`
+	MskVolumeGiB int `ctx:"mskVolumeGiB" default:"10" range:"1,16384" example:"20"`
 	// ManageTopics declares the three topics (AWS::MSK::Topic). Turn it off for an existing
 	// cluster that already has them.
-	ManageTopics bool `ctx:"manageTopics" default:"true"`
+	ManageTopics bool `ctx:"manageTopics" default:"true" example:"false"`
 	// TopicPartitions and TopicReplicationFactor of the declared topics.
-	TopicPartitions        int `ctx:"topicPartitions" default:"1" range:"1,1000"`
-	TopicReplicationFactor int `ctx:"topicReplicationFactor" default:"2" range:"1,3"`
+	TopicPartitions        int `ctx:"topicPartitions" default:"1" range:"1,1000" example:"3"`
+	TopicReplicationFactor int `ctx:"topicReplicationFactor" default:"2" range:"1,3" example:"1"`
 	// AvailabilityZones, when set, are the two AZs of the VPC (comma-separated names, e.g.
 	// "us-east-1a,us-east-1b"); default: the region's first two. Not every AZ offers every MSK
 	// broker size (README: account prerequisites).
-	AvailabilityZones string `ctx:"availabilityZones" pattern:"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\\d[a-z],[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\\d[a-z]$" want:"two Availability Zone names, comma-separated, like us-east-1a,us-east-1b"`
+	AvailabilityZones string `ctx:"availabilityZones" pattern:"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\\d[a-z],[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\\d[a-z]$" want:"two Availability Zone names, comma-separated, like us-east-1a,us-east-1b" example:"us-east-1a,us-east-1c"`
 
 	// ProxyInstanceType of the Kafka client / REST proxy instance; Graviton types (t4g, m7g, …)
 	// get the arm64 image.
-	ProxyInstanceType string `ctx:"proxyInstanceType" default:"t3.small" pattern:"^[a-z][a-z0-9]*(-[a-z0-9]+)*\\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal|metal-[0-9]+xl)$" want:"an EC2 instance type like t3.small or t4g.small (not a mac type)"`
+	ProxyInstanceType string `ctx:"proxyInstanceType" default:"t3.small" pattern:"^[a-z][a-z0-9]*(-[a-z0-9]+)*\\.(nano|micro|small|medium|large|xlarge|[1-9][0-9]*xlarge|metal|metal-[0-9]+xl)$" want:"an EC2 instance type like t3.small or t4g.small (not a mac type)" example:"t4g.small"`
 	// ConfluentVersion of the Confluent Community package that provides the REST proxy.
-	ConfluentVersion string `ctx:"confluentVersion" default:"7.6.1" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 7.6.1"`
+	ConfluentVersion string `ctx:"confluentVersion" default:"7.6.1" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 7.6.1" example:"7.7.1"`
 	// MskIamAuthVersion of aws-msk-iam-auth, the SASL mechanism AWS_MSK_IAM for Java clients.
-	MskIamAuthVersion string `ctx:"mskIamAuthVersion" default:"2.2.0" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 2.2.0"`
+	MskIamAuthVersion string `ctx:"mskIamAuthVersion" default:"2.2.0" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 2.2.0" example:"2.3.0"`
 
 	// ConnectorVersion of the Confluent S3 sink connector, downloaded by the deploy-time Lambda.
-	ConnectorVersion string `ctx:"connectorVersion" default:"10.0.3" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 10.0.3"`
+	ConnectorVersion string `ctx:"connectorVersion" default:"10.0.3" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 10.0.3" example:"10.5.0"`
 	// ConnectorURL overrides the download URL derived from ConnectorVersion.
-	ConnectorURL string `ctx:"connectorUrl" pattern:"^https://[^\\s']+$" want:"an https:// URL"`
+	ConnectorURL string `ctx:"connectorUrl" pattern:"^https://[^\\s']+$" want:"an https:// URL" example:"https://mirror.example.com/confluentinc-kafka-connect-s3-10.5.0.zip"`
 	// ConnectorSha256, when set, must match the downloaded zip (hex) or the deployment fails.
-	ConnectorSha256 string `ctx:"connectorSha256" pattern:"^[0-9a-fA-F]{64}$" want:"64 hexadecimal digits"`
+	ConnectorSha256 string `ctx:"connectorSha256" pattern:"^[0-9a-fA-F]{64}$" want:"64 hexadecimal digits" example:"0f343b0931126a20f133d67c2b018a3b7f3e5b1f1e4d7c2a9b8c6d5e4f3a2b1c"`
 	// ConnectorZipPath is a local connector zip uploaded as an asset instead of downloading one.
-	ConnectorZipPath string `ctx:"connectorZipPath" want:"a readable .zip file"`
+	ConnectorZipPath string `ctx:"connectorZipPath" want:"a readable .zip file" example:"test/testdata/connector-fixture.zip"`
 	// FlushSize is the S3 sink's flush.size: records per object. The seed uses 1.
-	FlushSize int `ctx:"flushSize" default:"1" range:"1,1000000"`
+	FlushSize int `ctx:"flushSize" default:"1" range:"1,1000000" example:"10"`
 	// ConnectorMcuCount and ConnectorWorkers size the MSK Connect connector: MCUs per worker
 	// (MSK Connect offers 1, 2, 4 or 8) and workers (1 to 10).
-	ConnectorMcuCount int `ctx:"connectorMcuCount" default:"1" enum:"1,2,4,8" want:"MCUs per worker that MSK Connect offers"`
-	ConnectorWorkers  int `ctx:"connectorWorkers" default:"1" range:"1,10"`
+	ConnectorMcuCount int `ctx:"connectorMcuCount" default:"1" enum:"1,2,4,8" want:"MCUs per worker that MSK Connect offers" example:"2"`
+	ConnectorWorkers  int `ctx:"connectorWorkers" default:"1" range:"1,10" example:"2"`
 
 	// KinesisCapacityMode is PROVISIONED (KinesisShards shards per stream) or ON_DEMAND.
-	KinesisCapacityMode string `ctx:"kinesisCapacityMode" default:"PROVISIONED" enum:"PROVISIONED,ON_DEMAND"`
-	KinesisShards       int    `ctx:"kinesisShards" default:"1" range:"1,500"`
+	KinesisCapacityMode string `ctx:"kinesisCapacityMode" default:"PROVISIONED" enum:"PROVISIONED,ON_DEMAND" example:"ON_DEMAND"`
+	KinesisShards       int    `ctx:"kinesisShards" default:"1" range:"1,500" example:"2"`
 
 	// ApiRateLimit and ApiBurstLimit throttle the API key's usage plan (requests per second);
 	// API Gateway's account-level defaults (10,000 and 5,000) are the ceiling.
-	ApiRateLimit  int `ctx:"apiRateLimit" default:"100" range:"1,10000"`
-	ApiBurstLimit int `ctx:"apiBurstLimit" default:"200" range:"1,5000"`
+	ApiRateLimit  int `ctx:"apiRateLimit" default:"100" range:"1,10000" example:"50"`
+	ApiBurstLimit int `ctx:"apiBurstLimit" default:"200" range:"1,5000" example:"100"`
 	// ApiGatewayCloudWatchRole declares the account's API Gateway CloudWatch Logs role (the
 	// Pinpipe-Account stack), which stage logging needs. Turn it off when the account already has
 	// one (`aws apigateway get-account` shows a cloudwatchRoleArn).
-	ApiGatewayCloudWatchRole bool `ctx:"apiGatewayCloudWatchRole" default:"true"`
+	ApiGatewayCloudWatchRole bool `ctx:"apiGatewayCloudWatchRole" default:"true" example:"false"`
 
 	// NatGateways in the VPC: 1 (default, cheapest) or 2 (one per AZ, no single point). The
 	// proxy instance downloads its software and reaches AWS APIs through a NAT gateway.
-	NatGateways int `ctx:"natGateways" default:"1" range:"1,2"`
+	NatGateways int `ctx:"natGateways" default:"1" range:"1,2" example:"2"`
 	// DestroyData makes `cdk destroy` delete buckets (with their objects) and streams. Default
 	// false: stateful resources are retained.
-	DestroyData bool `ctx:"destroyData" default:"false"`
+	DestroyData bool `ctx:"destroyData" default:"false" example:"true"`
 
 	// Scheduler runs the daily batch job: "mwaa" (default: Airflow, as the seed) or
 	// "eventbridge" (EventBridge Scheduler, the cheap option). Used by the processing stacks.
-	Scheduler string `ctx:"scheduler" default:"mwaa" enum:"mwaa,eventbridge"`
+	Scheduler string `ctx:"scheduler" default:"mwaa" enum:"mwaa,eventbridge" example:"eventbridge"`
 	// Emulator deploys the posting emulator on a schedule (processing stacks). Default false:
 	// nothing posts data, and costs accrue, until a user asks for it.
-	Emulator bool `ctx:"emulator" default:"false"`
+	Emulator bool `ctx:"emulator" default:"false" example:"true"`
 	// MwaaEnvironmentClass sizes the Airflow environment when scheduler is mwaa.
-	MwaaEnvironmentClass string `ctx:"mwaaEnvironmentClass" default:"mw1.small" enum:"mw1.micro,mw1.small,mw1.medium,mw1.large,mw1.xlarge,mw1.2xlarge" want:"an MWAA environment class"`
+	MwaaEnvironmentClass string `ctx:"mwaaEnvironmentClass" default:"mw1.small" enum:"mw1.micro,mw1.small,mw1.medium,mw1.large,mw1.xlarge,mw1.2xlarge" want:"an MWAA environment class" example:"mw1.micro"`
 	// AlarmEmail, when set, is subscribed to the alarm topic (the address confirms by mail).
-	AlarmEmail string `ctx:"alarmEmail" pattern:"^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" want:"an e-mail address"`
+	AlarmEmail string `ctx:"alarmEmail" pattern:"^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$" want:"an e-mail address" example:"ops@example.com"`
 	// FirehoseBufferSeconds and FirehoseBufferMiB bound the Firehose delivery of cleaned stream
 	// records into Iceberg (Firehose BufferingHints: 0 to 900 s, 1 to 128 MiB).
-	FirehoseBufferSeconds int `ctx:"firehoseBufferSeconds" default:"60" range:"0,900"`
-	FirehoseBufferMiB     int `ctx:"firehoseBufferMiB" default:"5" range:"1,128"`
+	FirehoseBufferSeconds int `ctx:"firehoseBufferSeconds" default:"60" range:"0,900" example:"0"`
+	FirehoseBufferMiB     int `ctx:"firehoseBufferMiB" default:"5" range:"1,128" example:"64"`
 }
 
 // ContextGetter is what LoadConfig reads: constructs.Node satisfies it (app.Node()).
@@ -134,9 +135,9 @@ var _ ContextGetter = constructs.Node(nil)
 
 // setting is one context key: its field and what it accepts.
 type setting struct {
-	key, def, enum, rng, pattern, want string
-	index                              int
-	re                                 *regexp.Regexp
+	key, def, enum, rng, pattern, want, example string
+	index                                       int
+	re                                          *regexp.Regexp
 }
 
 // settings are the context keys of Config, read from its tags once.
@@ -150,7 +151,7 @@ var settings = func() []setting {
 			continue
 		}
 		s := setting{key: key, index: i, def: f.Tag.Get("default"), enum: f.Tag.Get("enum"),
-			rng: f.Tag.Get("range"), pattern: f.Tag.Get("pattern"), want: f.Tag.Get("want")}
+			rng: f.Tag.Get("range"), pattern: f.Tag.Get("pattern"), want: f.Tag.Get("want"), example: f.Tag.Get("example")}
 		if s.pattern != "" {
 			s.re = regexp.MustCompile(s.pattern)
 		}
@@ -166,6 +167,16 @@ func ContextKeys() []string {
 		keys[i] = s.key
 	}
 	return keys
+}
+
+// ContextExamples are a valid value, other than the default, of every context key, as
+// `-c key=value` would give it (the example tags).
+func ContextExamples() map[string]string {
+	out := map[string]string{}
+	for _, s := range settings {
+		out[s.key] = s.example
+	}
+	return out
 }
 
 // DefaultConfig is the configuration with every context key absent.

@@ -288,3 +288,26 @@ func TestDefaultConfigValid(t *testing.T) {
 		t.Errorf("defaults changed: %+v", c)
 	}
 }
+
+// Every key has an example: a valid value other than its default (the CDK tests synthesize with
+// all of them at once).
+func TestContextExamples(t *testing.T) {
+	def := DefaultConfig()
+	for key, ex := range ContextExamples() {
+		if ex == "" {
+			t.Errorf("context %q has no example tag", key)
+			continue
+		}
+		if key == "connectorZipPath" {
+			continue // a path relative to the repository root; the CDK tests check it
+		}
+		c, err := LoadConfig(fakeContext{key: ex})
+		if err != nil {
+			t.Errorf("example of %q: %v", key, err)
+			continue
+		}
+		if c == def {
+			t.Errorf("example %s=%s is the default", key, ex)
+		}
+	}
+}

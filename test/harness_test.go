@@ -64,8 +64,12 @@ type Synthesis struct {
 // manifest is the part of the cloud assembly's manifest.json the helpers read.
 type manifest struct {
 	Artifacts map[string]struct {
-		Type     string                       `json:"type"`
-		Metadata map[string][]json.RawMessage `json:"metadata"`
+		Type         string                       `json:"type"`
+		Dependencies []string                     `json:"dependencies"`
+		Metadata     map[string][]json.RawMessage `json:"metadata"`
+		Properties   struct {
+			StackName string `json:"stackName"`
+		} `json:"properties"`
 	} `json:"artifacts"`
 }
 
@@ -80,18 +84,60 @@ var (
 // A synthesis that fails (bad configuration, validation errors) fails the test with its message.
 func Synth(t testing.TB, ctx map[string]interface{}) *Synthesis {
 	t.Helper()
+	return SynthIn(t, ctx, "", "")
+}
+
+// SynthIn is Synth with the CLI's environment: account and region as CDK_DEFAULT_ACCOUNT and
+// CDK_DEFAULT_REGION give them ("" for none).
+func SynthIn(t testing.TB, ctx map[string]interface{}, account, region string) *Synthesis {
+	t.Helper()
 	key, _ := json.Marshal(ctx)
+	cacheKey := string(key) + "|" + account + "|" + region
 	synthMu.Lock()
 	defer synthMu.Unlock()
-	if s, ok := synthCache[string(key)]; ok {
+	if s, ok := synthCache[cacheKey]; ok {
 		return s
+	}
+	// LoadConfig reads the environment as the CDK CLI sets it; tests run one synth at a time.
+	for k, v := range map[string]string{"CDK_DEFAULT_ACCOUNT": account, "CDK_DEFAULT_REGION": region} {
+		if v != "" {
+			os.Setenv(k, v)
+			defer os.Unsetenv(k)
+		}
 	}
 	s, err := synthesize(ctx)
 	if err != nil {
-		t.Fatalf("synth with context %s: %v", key, err)
+		t.Fatalf("synth with context %s in %q/%q: %v", key, account, region, err)
 	}
-	synthCache[string(key)] = s
+	synthCache[cacheKey] = s
 	return s
+}
+
+// Templates are every stack template of the synthesis, by stack (artifact) name, read from the
+// cloud assembly: also the stacks no Pipeline field names.
+func (s *Synthesis) Templates(t testing.TB) map[string]map[string]interface{} {
+	t.Helper()
+	out := map[string]map[string]interface{}{}
+	for id, a := range s.manifest.Artifacts {
+		if a.Type != "aws:cloudformation:stack" {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(s.Dir, id+".template.json"))
+		if err != nil {
+			t.Fatalf("template of %s: %v", id, err)
+		}
+		var m map[string]interface{}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("template of %s: %v", id, err)
+		}
+		out[id] = m
+	}
+	return out
+}
+
+// Dependencies are the stacks (artifact ids) the stack artifact id depends on, per the manifest.
+func (s *Synthesis) Dependencies(id string) []string {
+	return s.manifest.Artifacts[id].Dependencies
 }
 
 // synthesize builds and synthesizes one app; a panic inside the CDK becomes the error.

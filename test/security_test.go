@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/pinpipe/pinpipe/internal/testenv"
+	"github.com/pinpipe/pinpipe/stacks"
 )
 
 // variantContext turns every switch away from its default: an imported cluster, data destroyed
@@ -73,7 +75,7 @@ func TestStacksVariant(t *testing.T) {
 		})
 		ing.HasResourceProperties(jsii.String("AWS::KafkaConnect::Connector"), map[string]interface{}{
 			"ConnectorConfiguration": assertions.Match_ObjectLike(&map[string]interface{}{
-				"flush.size": "100", "topics.regex": "0ec858bf1407.*",
+				"flush.size": "100", "topics.regex": `^0ec858bf1407\.(pin|geo|user)$`,
 			}),
 		})
 		// The local zip is an asset in the CDK bootstrap bucket; no download function.
@@ -268,7 +270,7 @@ func TestProxyInstanceHardened(t *testing.T) {
 	assert.True(t, found, "the NLB's group may reach the proxy on 8082")
 	// The user data carries the deploy-time bootstrap string and the role's ARN.
 	b, _ := json.Marshal(Resources(s.TemplateJSON(t, s.Pipeline.Ingestion.Stack), "AWS::EC2::Instance"))
-	for _, want := range []string{"BootstrapBrokers", "BootstrapBrokerStringSaslIam", ":role/pinpipe-demo-rest-proxy", "Restart=on-failure"} {
+	for _, want := range []string{"BootstrapBrokers", "BootstrapBrokerStringSaslIam", `":role/",{"Fn::Join":["-",["pinpipe-demo-rest-proxy",{"Ref":"AWS::Region"}]]}`, "Restart=on-failure"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("instance user data lacks %q", want)
 		}
@@ -363,7 +365,7 @@ func TestKafkaAndSink(t *testing.T) {
 				"flush.size":                     "1",
 				"schema.compatibility":           "NONE",
 				"tasks.max":                      "3",
-				"topics.regex":                   "demo.*",
+				"topics.regex":                   `^demo\.(pin|geo|user)$`,
 				"format.class":                   "io.confluent.connect.s3.format.json.JsonFormat",
 				"partitioner.class":              "io.confluent.connect.storage.partitioner.DefaultPartitioner",
 				"value.converter.schemas.enable": "false",
@@ -431,4 +433,67 @@ func TestStorageProtected(t *testing.T) {
 			})
 		}
 	})
+}
+
+// The sink reads exactly the user's three topics: topics.regex, taken from the template and
+// matched as Kafka Connect matches it (the whole topic name), accepts <userId>.pin|geo|user and
+// nothing else, not even another user whose id starts with this one's (issue 9: "demo.*" also
+// matched demo2.pin).
+func TestSinkTopicsRegex(t *testing.T) {
+	for _, ctx := range []map[string]interface{}{nil, variantContext()} {
+		s := Synth(t, ctx)
+		user := s.Config.UserID
+		conn := Resources(s.TemplateJSON(t, s.Pipeline.Ingestion.Stack), "AWS::KafkaConnect::Connector")
+		for id, r := range conn {
+			expr := Props(r)["ConnectorConfiguration"].(map[string]interface{})["topics.regex"].(string)
+			re, err := regexp.Compile("^(?:" + expr + ")$") // Pattern.matches: the whole name
+			if !assert.NoError(t, err, id) {
+				continue
+			}
+			for _, topic := range []string{user + ".pin", user + ".geo", user + ".user"} {
+				assert.True(t, re.MatchString(topic), "%s does not match %s", expr, topic)
+			}
+			for _, topic := range []string{user + "2.pin", user + "xpin", user + ".pins", user + ".pin.x", "x" + user + ".pin",
+				user + ".other", user + "-2.geo", "__amazon_msk_connect_offsets_" + user} {
+				assert.False(t, re.MatchString(topic), "%s matches %s", expr, topic)
+			}
+		}
+	}
+}
+
+// The connector role may keep MSK Connect's internal topics and groups under both of the
+// prefixes MSK Connect uses, __amazon_msk_connect_ and __msk_connect_.
+func TestConnectorInternalTopics(t *testing.T) {
+	s := Synth(t, nil)
+	ing := s.TemplateJSON(t, s.Pipeline.Ingestion.Stack)
+	granted := map[string]string{} // action -> the JSON of every resource it is granted on
+	for _, pol := range Resources(ing, "AWS::IAM::Policy") {
+		roles, _ := json.Marshal(Props(pol)["Roles"])
+		if !strings.Contains(string(roles), "ConnectorRole") {
+			continue
+		}
+		doc := Props(pol)["PolicyDocument"].(map[string]interface{})
+		for _, st := range doc["Statement"].([]interface{}) {
+			stmt := st.(map[string]interface{})
+			actions, ok := stmt["Action"].([]interface{})
+			if !ok {
+				actions = []interface{}{stmt["Action"]}
+			}
+			res, _ := json.Marshal(stmt["Resource"])
+			for _, a := range actions {
+				granted[a.(string)] += string(res)
+			}
+		}
+	}
+	for _, prefix := range stacks.MskConnectInternalPrefixes {
+		for _, a := range []string{"kafka-cluster:CreateTopic", "kafka-cluster:WriteData", "kafka-cluster:ReadData", "kafka-cluster:DescribeTopic"} {
+			assert.Contains(t, granted[a], ":topic/", a)
+			assert.Contains(t, granted[a], "/"+prefix+`*"`, "%s on %s*", a, prefix)
+		}
+		for _, a := range []string{"kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"} {
+			assert.Contains(t, granted[a], ":group/", a)
+			assert.Contains(t, granted[a], "/"+prefix+`*"`, "%s on %s*", a, prefix)
+		}
+	}
+	assert.ElementsMatch(t, []string{"__amazon_msk_connect_", "__msk_connect_"}, stacks.MskConnectInternalPrefixes)
 }
