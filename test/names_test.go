@@ -40,7 +40,7 @@ var physicalNames = map[string][]nameProp{
 	"AWS::Athena::WorkGroup":                    {{"/Name", "region"}},
 	"AWS::Glue::Database":                       {{"/DatabaseInput/Name", "region"}},
 	"AWS::Glue::Table":                          {{"/TableInput/Name", "/DatabaseName"}},
-	"Custom::IcebergTable":                      {{"/TableName", "/DatabaseName"}},
+	"Custom::IcebergTable":                      {{"/TableInput/Name", "/DatabaseName"}},
 	"AWS::Logs::LogGroup":                       {{"/LogGroupName", "region"}},
 	"AWS::Logs::LogStream":                      {{"/LogStreamName", "/LogGroupName"}},
 	"AWS::SecretsManager::Secret":               {{"/Name", "region"}},
