@@ -231,7 +231,7 @@ func icebergParams(t *types.Table) (string, error) {
 	}
 	loc := t.Parameters["metadata_location"]
 	if loc == "" {
-		return "", fmt.Errorf("Iceberg table %s has no metadata_location", name)
+		return "", fmt.Errorf("table %s is Iceberg but has no metadata_location", name)
 	}
 	return loc, nil
 }
