@@ -37,6 +37,9 @@ type API struct {
 	producer *kgo.Client
 	admin    *kadm.Client
 	streams  Streams
+	// KinesisSecret, when set, is the secret access key Kinesis JSON requests must be signed
+	// with (SigV4; see sigv4.go): the API key, for clients that cannot send x-api-key.
+	KinesisSecret string
 
 	mu    sync.Mutex
 	marks map[string]map[string]string // stream -> shard -> newest sequence number acknowledged
@@ -102,6 +105,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			kafkaError(w, http.StatusInternalServerError, 50001, fmt.Sprintf("internal error: %v", p))
 		}
 	}()
+	if isKinesisJSON(r) {
+		a.serveKinesisJSON(w, r) // the Kinesis JSON 1.1 protocol: kinesisjson.go
+		return
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
 	case parts[0] == "topics" && len(parts) == 1:
