@@ -40,6 +40,8 @@ type API struct {
 	// KinesisSecret, when set, is the secret access key Kinesis JSON requests must be signed
 	// with (SigV4; see sigv4.go): the API key, for clients that cannot send x-api-key.
 	KinesisSecret string
+	// StreamQuery, when set, answers StreamQueryPath (see streamquery.go).
+	StreamQuery func(ctx context.Context, sql string, maxRows int) (*StreamQueryResult, error)
 
 	mu    sync.Mutex
 	marks map[string]map[string]string // stream -> shard -> newest sequence number acknowledged
@@ -111,6 +113,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
+	case r.URL.Path == StreamQueryPath:
+		a.serveStreamQuery(w, r)
 	case parts[0] == "topics" && len(parts) == 1:
 		if r.Method != http.MethodGet {
 			kafkaError(w, http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed")
