@@ -95,6 +95,13 @@ type Config struct {
 	// records (processing stacks).
 	FirehoseBufferSeconds int `ctx:"firehoseBufferSeconds"`
 	FirehoseBufferMiB     int `ctx:"firehoseBufferMiB"`
+
+	// GithubRepo ("owner/name"), when set, adds the stack Pinpipe-GitHubOidc: a role that the
+	// repository's pull-request workflows assume through GitHub's OIDC provider to run cdk diff.
+	GithubRepo string `ctx:"githubRepo"`
+	// GithubOidcProviderArn imports the account's GitHub OIDC provider (one per account) instead
+	// of creating it.
+	GithubOidcProviderArn string `ctx:"githubOidcProviderArn"`
 }
 
 // DefaultConfig is the configuration with every context key absent.
@@ -166,6 +173,8 @@ var (
 	mskInstanceRE = regexp.MustCompile(`^kafka\.[a-z0-9]+\.[a-z0-9]+$`)
 	mwaaClassRE   = regexp.MustCompile(`^mw1\.(micro|small|medium|large|xlarge|2xlarge)$`)
 	emailRE       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	githubRepoRE  = regexp.MustCompile(`^[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}$`)
+	oidcARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
 )
 
 // setFromContext sets field from a context value: JSON-typed from cdk.json, or a string from
@@ -297,6 +306,17 @@ func (c Config) Validate() error {
 	case "eventbridge", "mwaa":
 	default:
 		return bad("scheduler", "%q: want eventbridge or mwaa", c.Scheduler)
+	}
+	if c.GithubRepo != "" && !githubRepoRE.MatchString(c.GithubRepo) {
+		return bad("githubRepo", "%q: want owner/name of a GitHub repository", c.GithubRepo)
+	}
+	if c.GithubOidcProviderArn != "" {
+		if c.GithubRepo == "" {
+			return bad("githubOidcProviderArn", "is only used with githubRepo")
+		}
+		if !oidcARNRE.MatchString(c.GithubOidcProviderArn) {
+			return bad("githubOidcProviderArn", "%q: want arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com", c.GithubOidcProviderArn)
+		}
 	}
 	return nil
 }

@@ -50,6 +50,9 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		value interface{}
 	}{
 		{"userId", "Has Spaces"},
+		{"githubRepo", "just-a-name"},
+		{"githubRepo", "owner/name/extra"},
+		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, // without githubRepo
 		{"userId", "a-very-long-user-id-indeed"},
 		{"userId", 12.0},
 		{"kafkaVersion", "latest"},
