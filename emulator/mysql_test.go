@@ -270,10 +270,10 @@ func TestCredentials(t *testing.T) {
 		"host: h\ndatabase: d\n":                         "user: missing",
 		"database: d\nuser: u\n":                         "host: missing",
 		"host: h\ndatabase: d\nuser: u\npasword: typo\n": `line 4: unknown key "pasword"; the keys are host, port, database, user, password, socket, tls (any case)`,
-		"host: h\nHost: g\ndatabase: d\nuser: u\n":      `line 2: key "Host" again (first on line 1)`,
-		"":                                              "empty; want the keys host, port",
-		"- host\n":                                      "want key: value lines",
-		"host: h\ndatabase: d\nuser: u\ntls: maybe\n":    `tls "maybe"`,
+		"host: h\nHost: g\ndatabase: d\nuser: u\n":       `line 2: key "Host" again (first on line 1)`,
+		"":         "empty; want the keys host, port",
+		"- host\n": "want key: value lines",
+		"host: h\ndatabase: d\nuser: u\ntls: maybe\n": `tls "maybe"`,
 	} {
 		_, err := ReadCredentials(write("bad.yml", body))
 		assert.ErrorContains(t, err, want, body)
