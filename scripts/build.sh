@@ -20,7 +20,7 @@ if ((n == 0)); then
   echo "build: $OUT is up to date" >&2
 elif printf '%s\n' "${stale[@]}" | grep -q '^github.com/duckdb/duckdb-go-bindings'; then
   echo "build: compiling $pkgs into $OUT. The first build links DuckDB's C++ library through cgo" \
-    "and takes about 1.5 minutes on 2 cores (later builds take seconds)..." >&2
+    "and takes 1.5 to 5 minutes on 2 cores (later builds take seconds)..." >&2
 else
   echo "build: compiling $pkgs into $OUT..." >&2
 fi
