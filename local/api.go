@@ -185,18 +185,23 @@ func kafkaError(w http.ResponseWriter, status, code int, msg string) {
 
 // streamError writes a Kinesis error body ({"__type":..,"message":..}) with its status.
 func streamError(w http.ResponseWriter, err error) {
-	var se *StreamError
-	if !errors.As(err, &se) {
-		se = &StreamError{Type: "InternalFailure", Message: err.Error(), Status: 500}
-	}
-	status := se.Status
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
+	se, status := asStreamErr(err)
 	writeJSON(w, status, "application/json", struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
 	}{se.Type, se.Message})
+}
+
+// asStreamErr is err as a Kinesis error (an InternalFailure when it is not one) and its status.
+func asStreamErr(err error) (*StreamError, int) {
+	var se *StreamError
+	if !errors.As(err, &se) {
+		se = &StreamError{Type: "InternalFailure", Message: err.Error(), Status: 500}
+	}
+	if se.Status == 0 {
+		return se, http.StatusBadRequest
+	}
+	return se, se.Status
 }
 
 // --- Kafka REST Proxy v2 ---

@@ -133,14 +133,7 @@ func requestID() string {
 
 // kinesisJSONError writes a Kinesis JSON protocol error.
 func kinesisJSONError(w http.ResponseWriter, err error) {
-	var se *StreamError
-	if !errors.As(err, &se) {
-		se = &StreamError{Type: "InternalFailure", Message: err.Error(), Status: 500}
-	}
-	status := se.Status
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
+	se, status := asStreamErr(err)
 	w.Header().Set("x-amzn-RequestId", requestID())
 	w.Header().Set("x-amzn-ErrorType", se.Type)
 	writeJSON(w, status, amzJSON11, struct {
