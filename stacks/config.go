@@ -4,6 +4,8 @@
 package stacks
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -95,6 +97,13 @@ type Config struct {
 	// records (processing stacks).
 	FirehoseBufferSeconds int `ctx:"firehoseBufferSeconds"`
 	FirehoseBufferMiB     int `ctx:"firehoseBufferMiB"`
+
+	// GithubRepo ("owner/name"), when set, adds the stack Pinpipe-GitHubOidc: a role that the
+	// repository's pull-request workflows assume through GitHub's OIDC provider to run cdk diff.
+	GithubRepo string `ctx:"githubRepo"`
+	// GithubOidcProviderArn imports the account's GitHub OIDC provider (one per account) instead
+	// of creating it.
+	GithubOidcProviderArn string `ctx:"githubOidcProviderArn"`
 }
 
 // DefaultConfig is the configuration with every context key absent.
@@ -145,17 +154,58 @@ func LoadConfig(node ContextGetter) (Config, error) {
 		if key == "" {
 			continue
 		}
-		if err := setFromContext(v.Field(i), node.TryGetContext(&key)); err != nil {
-			errs = append(errs, fmt.Sprintf("context %q: %v", key, err))
+		value := node.TryGetContext(&key)
+		if err := setFromContext(v.Field(i), value); err != nil {
+			errs = append(errs, (&ConfigError{Key: key, Problem: err.Error(), Source: contextSource(key, value)}).Error())
 		}
 	}
 	if len(errs) > 0 {
-		return c, fmt.Errorf("cdk.json: %s", strings.Join(errs, "; "))
+		return c, errors.New(strings.Join(errs, "; "))
 	}
 	c.KinesisCapacityMode = strings.ToUpper(c.KinesisCapacityMode)
 	c.Scheduler = strings.ToLower(c.Scheduler)
 	c.ConnectorSha256 = strings.ToLower(c.ConnectorSha256)
-	return c, c.Validate()
+	err := c.Validate()
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		ce.Source = contextSource(ce.Key, node.TryGetContext(&ce.Key))
+	}
+	return c, err
+}
+
+// ConfigError is a bad context value: its key, what is wrong, and where the value came from.
+type ConfigError struct {
+	Key, Problem string
+	// Source is "cdk.json" or "the command line (-c key=value)"; empty reads as cdk.json.
+	Source string
+}
+
+func (e *ConfigError) Error() string {
+	src := e.Source
+	if src == "" {
+		src = "cdk.json"
+	}
+	return fmt.Sprintf("%s: context %q: %s", src, e.Key, e.Problem)
+}
+
+// contextSource tells where a context value came from: cdk.json (in the working directory, where
+// the CDK CLI runs the app) when it holds that value, else the command line, as -c key=value.
+func contextSource(key string, value interface{}) string {
+	raw, err := os.ReadFile("cdk.json")
+	if err == nil {
+		var f struct {
+			Context map[string]interface{} `json:"context"`
+		}
+		if json.Unmarshal(raw, &f) == nil {
+			if fv, ok := f.Context[key]; ok && fmt.Sprint(fv) == fmt.Sprint(value) {
+				return "cdk.json"
+			}
+		}
+	}
+	if value == nil {
+		return "cdk.json"
+	}
+	return fmt.Sprintf("the command line (-c %s=%v)", key, value)
 }
 
 var (
@@ -166,6 +216,8 @@ var (
 	mskInstanceRE = regexp.MustCompile(`^kafka\.[a-z0-9]+\.[a-z0-9]+$`)
 	mwaaClassRE   = regexp.MustCompile(`^mw1\.(micro|small|medium|large|xlarge|2xlarge)$`)
 	emailRE       = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	githubRepoRE  = regexp.MustCompile(`^[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}$`)
+	oidcARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com$`)
 )
 
 // setFromContext sets field from a context value: JSON-typed from cdk.json, or a string from
@@ -219,7 +271,7 @@ func setFromContext(field reflect.Value, value interface{}) error {
 // Validate checks every field and names the context key of the first one that is wrong.
 func (c Config) Validate() error {
 	bad := func(key, format string, a ...interface{}) error {
-		return fmt.Errorf("cdk.json context %q: %s", key, fmt.Sprintf(format, a...))
+		return &ConfigError{Key: key, Problem: fmt.Sprintf(format, a...)}
 	}
 	between := func(key string, v, lo, hi int) error {
 		if v < lo || v > hi {
@@ -297,6 +349,17 @@ func (c Config) Validate() error {
 	case "eventbridge", "mwaa":
 	default:
 		return bad("scheduler", "%q: want eventbridge or mwaa", c.Scheduler)
+	}
+	if c.GithubRepo != "" && !githubRepoRE.MatchString(c.GithubRepo) {
+		return bad("githubRepo", "%q: want owner/name of a GitHub repository", c.GithubRepo)
+	}
+	if c.GithubOidcProviderArn != "" {
+		if c.GithubRepo == "" {
+			return bad("githubOidcProviderArn", "is only used with githubRepo")
+		}
+		if !oidcARNRE.MatchString(c.GithubOidcProviderArn) {
+			return bad("githubOidcProviderArn", "%q: want arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com", c.GithubOidcProviderArn)
+		}
 	}
 	return nil
 }

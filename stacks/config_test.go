@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -50,6 +52,9 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		value interface{}
 	}{
 		{"userId", "Has Spaces"},
+		{"githubRepo", "just-a-name"},
+		{"githubRepo", "owner/name/extra"},
+		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, // without githubRepo
 		{"userId", "a-very-long-user-id-indeed"},
 		{"userId", 12.0},
 		{"kafkaVersion", "latest"},
@@ -147,4 +152,27 @@ func FuzzLoadConfig(f *testing.F) {
 			t.Errorf("%s=%q: error names no key: %v", key, value, err)
 		}
 	})
+}
+
+// An error names where the bad value came from: cdk.json, or -c on the command line.
+func TestLoadConfigNamesTheSource(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile(filepath.Join(dir, "cdk.json"), []byte(`{"context":{"flushSize":"ten","natGateways":1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ctx  fakeContext
+		want string
+	}{
+		{fakeContext{"flushSize": "ten"}, `cdk.json: context "flushSize": want a whole number`},
+		{fakeContext{"flushSize": "eleven"}, `the command line (-c flushSize=eleven): context "flushSize": want a whole number`},
+		{fakeContext{"natGateways": "5"}, `the command line (-c natGateways=5): context "natGateways": 5 is out of range [1, 2]`},
+		{fakeContext{"natGateways": 1.0, "scheduler": "cron"}, `the command line (-c scheduler=cron): context "scheduler"`},
+	} {
+		_, err := LoadConfig(tc.ctx)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.ctx, err, tc.want)
+		}
+	}
 }

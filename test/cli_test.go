@@ -92,7 +92,7 @@ func TestCdkSynthCLIBadContext(t *testing.T) {
 	if err == nil {
 		t.Fatalf("synth with flushSize=0 succeeded:\n%s", msg)
 	}
-	if !strings.Contains(msg, `cdk.json context "flushSize": 0 is out of range`) {
-		t.Errorf("error does not name the key:\n%s", msg)
+	if !strings.Contains(msg, `the command line (-c flushSize=0): context "flushSize": 0 is out of range`) {
+		t.Errorf("error does not name the key and that it came from -c:\n%s", msg)
 	}
 }
