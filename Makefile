@@ -5,12 +5,17 @@ GO    ?= go
 BIN   := bin/pinpipe
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all build demo test test-go setup lint bench synth fmt clean
+.PHONY: all build install demo test test-go setup lint bench synth fmt clean
 
 all: build
 
+# build says what the first (cgo, DuckDB) build costs before starting it, and shows its progress.
 build:
-	$(GO) build -o $(BIN) ./cmd/pinpipe
+	@GO=$(GO) ./scripts/build.sh $(BIN)
+
+# install puts pinpipe in $(go env GOPATH)/bin, for running it from anywhere.
+install:
+	$(GO) install ./cmd/pinpipe
 
 demo: build
 	./$(BIN) local
@@ -30,6 +35,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	$(GO) tool actionlint
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"fmt"
+	"github.com/pinpipe/pinpipe/progress"
 	"io"
 	"strings"
 )
@@ -19,7 +20,7 @@ func (r *BatchReport) Print(w io.Writer) {
 	}
 	PrintTable(w, cols, rows, 0)
 	if len(r.Ignored) > 0 {
-		fmt.Fprintf(w, "Ignored %d objects not in the sink layout, e.g. %s\n", len(r.Ignored), r.Ignored[0])
+		fmt.Fprintf(w, "Ignored %s not in the sink layout, e.g. %s\n", progress.Count(len(r.Ignored), "object"), r.Ignored[0])
 	}
 	for _, res := range r.Results {
 		fmt.Fprintf(w, "\n%s (%s)\n", res.Output.Title, res.Output.Name)
@@ -28,6 +29,6 @@ func (r *BatchReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nRead, clean and load %s · analyse %s · write %s · total %s\n",
 		r.Read.Round(1e6), r.Analyse.Round(1e6), r.Write.Round(1e6), r.Total.Round(1e6))
 	out := strings.TrimSuffix(r.Out, "/")
-	fmt.Fprintf(w, "Results in %s/ (%d files; quarantine.jsonl has %d lines)\n", out, len(r.Files), r.Quarantined())
+	fmt.Fprintf(w, "Results in %s/ (%s; quarantine.jsonl has %s)\n", out, progress.Count(len(r.Files), "file"), progress.Count(r.Quarantined(), "line"))
 	fmt.Fprintf(w, "Report: %s\n", r.ReportPath)
 }

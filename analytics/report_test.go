@@ -90,7 +90,7 @@ content="default-src 'none'; script-src 'unsafe-inline'"></head><body><script>co
 	dom, console, requests := chromium(t, bin, rep.ReportPath, "--dump-dom")
 	assert.Empty(t, console)
 	assert.Zero(t, requests)
-	charts := regexp.MustCompile(`(?s)<svg class="chart".*?</svg>`).FindAllString(dom, -1)
+	charts := regexp.MustCompile(`(?s)<svg class="chart wide".*?</svg>`).FindAllString(dom, -1)
 	require.Len(t, charts, len(Outputs))
 	for i, c := range charts {
 		marks := strings.Count(c, "<rect") + strings.Count(c, "<path")

@@ -103,8 +103,8 @@ type Stats struct {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("%d records sent (%d posts), %d accepted, %d retried, %d failed in %s (%.0f records/s)",
-		s.Sent, s.Posts, s.Accepted, s.Retried, s.Failed, s.Elapsed.Round(time.Millisecond),
+	return fmt.Sprintf("%s sent (%s), %d accepted, %d retried, %d failed in %s (%.0f records/s)",
+		progress.Count(s.Sent, "record"), progress.Count(s.Posts, "post"), s.Accepted, s.Retried, s.Failed, s.Elapsed.Round(time.Millisecond),
 		progress.Rate(s.Accepted, s.Elapsed))
 }
 

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,14 +66,49 @@ func ReadCredentials(path string) (Credentials, error) {
 	if err != nil {
 		return Credentials{}, fmt.Errorf("credentials: %w", err)
 	}
-	var c Credentials
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
+	c, err := parseCredentials(b)
+	if err != nil {
 		return Credentials{}, fmt.Errorf("credentials %s: %w", path, err)
 	}
 	if err := c.Validate(); err != nil {
 		return Credentials{}, fmt.Errorf("credentials %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// credentialKeys are the keys of a credentials file, in the order the error lists them.
+var credentialKeys = []string{"host", "port", "database", "user", "password", "socket", "tls"}
+
+// parseCredentials decodes a credentials_rds.yml: keys match whatever their case (HOST, Host and
+// host are one key, as people write them), and an unknown key is named with the allowed ones.
+func parseCredentials(b []byte) (Credentials, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return Credentials{}, err
+	}
+	if len(root.Content) == 0 {
+		return Credentials{}, fmt.Errorf("empty; want the keys %s", strings.Join(credentialKeys, ", "))
+	}
+	m := root.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return Credentials{}, fmt.Errorf("line %d: want key: value lines (%s)", m.Line, strings.Join(credentialKeys, ", "))
+	}
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		key := strings.ToLower(strings.TrimSpace(k.Value))
+		if !slices.Contains(credentialKeys, key) {
+			return Credentials{}, fmt.Errorf("line %d: unknown key %q; the keys are %s (any case)", k.Line, k.Value, strings.Join(credentialKeys, ", "))
+		}
+		if first, dup := seen[key]; dup {
+			return Credentials{}, fmt.Errorf("line %d: key %q again (first on line %d)", k.Line, k.Value, first)
+		}
+		seen[key] = k.Line
+		k.Value = key
+	}
+	var c Credentials
+	if err := m.Decode(&c); err != nil {
+		return Credentials{}, err
 	}
 	return c, nil
 }

@@ -254,6 +254,12 @@ func TestCredentials(t *testing.T) {
 	assert.Equal(t, "preferred", dc.TLSConfig)
 	assert.True(t, dc.ParseTime)
 
+	// Keys in any case, as the original course's files sometimes have them.
+	upper := write("upper.yml", "HOST: h\nPort: 3308\nDatabase: d\nUSER: u\nPassword: p\n")
+	c, err = ReadCredentials(upper)
+	require.NoError(t, err)
+	assert.Equal(t, Credentials{Host: "h", Port: 3308, Database: "d", User: "u", Password: "p"}, c)
+
 	quoted := write("quoted.yml", "host: h\nport: '3307'\ndatabase: d\nuser: u\npassword: p\n")
 	c, err = ReadCredentials(quoted)
 	require.NoError(t, err)
@@ -263,8 +269,11 @@ func TestCredentials(t *testing.T) {
 		"host: h\ndatabase: d\nuser: u\nport: x\n":       `port "x"`,
 		"host: h\ndatabase: d\n":                         "user: missing",
 		"database: d\nuser: u\n":                         "host: missing",
-		"host: h\ndatabase: d\nuser: u\npasword: typo\n": "field pasword not found",
-		"host: h\ndatabase: d\nuser: u\ntls: maybe\n":    `tls "maybe"`,
+		"host: h\ndatabase: d\nuser: u\npasword: typo\n": `line 4: unknown key "pasword"; the keys are host, port, database, user, password, socket, tls (any case)`,
+		"host: h\nHost: g\ndatabase: d\nuser: u\n":       `line 2: key "Host" again (first on line 1)`,
+		"":         "empty; want the keys host, port",
+		"- host\n": "want key: value lines",
+		"host: h\ndatabase: d\nuser: u\ntls: maybe\n": `tls "maybe"`,
 	} {
 		_, err := ReadCredentials(write("bad.yml", body))
 		assert.ErrorContains(t, err, want, body)

@@ -37,6 +37,11 @@ type API struct {
 	producer *kgo.Client
 	admin    *kadm.Client
 	streams  Streams
+	// KinesisSecret, when set, is the secret access key Kinesis JSON requests must be signed
+	// with (SigV4; see sigv4.go): the API key, for clients that cannot send x-api-key.
+	KinesisSecret string
+	// StreamQuery, when set, answers StreamQueryPath (see streamquery.go).
+	StreamQuery func(ctx context.Context, sql string, maxRows int) (*StreamQueryResult, error)
 
 	mu    sync.Mutex
 	marks map[string]map[string]string // stream -> shard -> newest sequence number acknowledged
@@ -102,8 +107,14 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			kafkaError(w, http.StatusInternalServerError, 50001, fmt.Sprintf("internal error: %v", p))
 		}
 	}()
+	if isKinesisJSON(r) {
+		a.serveKinesisJSON(w, r) // the Kinesis JSON 1.1 protocol: kinesisjson.go
+		return
+	}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
+	case r.URL.Path == StreamQueryPath:
+		a.serveStreamQuery(w, r)
 	case parts[0] == "topics" && len(parts) == 1:
 		if r.Method != http.MethodGet {
 			kafkaError(w, http.StatusMethodNotAllowed, 405, "HTTP 405 Method Not Allowed")
@@ -174,18 +185,23 @@ func kafkaError(w http.ResponseWriter, status, code int, msg string) {
 
 // streamError writes a Kinesis error body ({"__type":..,"message":..}) with its status.
 func streamError(w http.ResponseWriter, err error) {
-	var se *StreamError
-	if !errors.As(err, &se) {
-		se = &StreamError{Type: "InternalFailure", Message: err.Error(), Status: 500}
-	}
-	status := se.Status
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
+	se, status := asStreamErr(err)
 	writeJSON(w, status, "application/json", struct {
 		Type    string `json:"__type"`
 		Message string `json:"message"`
 	}{se.Type, se.Message})
+}
+
+// asStreamErr is err as a Kinesis error (an InternalFailure when it is not one) and its status.
+func asStreamErr(err error) (*StreamError, int) {
+	var se *StreamError
+	if !errors.As(err, &se) {
+		se = &StreamError{Type: "InternalFailure", Message: err.Error(), Status: 500}
+	}
+	if se.Status == 0 {
+		return se, http.StatusBadRequest
+	}
+	return se, se.Status
 }
 
 // --- Kafka REST Proxy v2 ---

@@ -53,6 +53,8 @@ type Pipeline struct {
 	Store   *StreamStore // nil when forwarding to a Kinesis endpoint
 	Sink    *Sink
 	Cleaner *Cleaner
+	// Replica answers queries on the stream tables while the cleaner writes them.
+	Replica *Replica
 	// URL is the API's base URL, e.g. http://127.0.0.1:8082.
 	URL string
 	// S3URL is the S3 endpoint over the sink directory, when Config.S3Addr is set.
@@ -141,6 +143,12 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if p.Cleaner, err = OpenCleaner(ctx, CleanerConfig{UserID: cfg.UserID, Streams: p.Streams,
 		DBPath: filepath.Join(cfg.DataDir, "stream.duckdb"), Wake: wake, Poll: poll, Logf: cfg.Logf}); err != nil {
 		return p, err
+	}
+	if p.Replica, err = NewReplica(p.Cleaner); err != nil {
+		return p, err
+	}
+	p.API.StreamQuery = func(ctx context.Context, q string, maxRows int) (*StreamQueryResult, error) {
+		return p.Replica.Query(ctx, q, maxRows, DefaultQueryTimeout)
 	}
 	if cfg.S3Addr != "" {
 		dir, ok := cfg.SinkStore.(DirStore)
@@ -234,6 +242,9 @@ func (p *Pipeline) Close() error {
 		}
 		if p.API != nil {
 			p.API.Close()
+		}
+		if p.Replica != nil {
+			errs = append(errs, p.Replica.Close())
 		}
 		if p.Cleaner != nil {
 			errs = append(errs, p.Cleaner.Close())

@@ -91,3 +91,15 @@ func FormatETA(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// Count writes n with its noun, singular for one: Count(1, "row") is "1 row", Count(3, "row")
+// "3 rows". A noun whose plural is not noun+"s" gives it: Count(2, "category", "categories").
+func Count[N int | int64](n N, noun string, plural ...string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	if len(plural) > 0 {
+		return fmt.Sprintf("%d %s", n, plural[0])
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

@@ -27,3 +27,23 @@ func TestRateAndETA(t *testing.T) {
 	assert.Equal(t, "?", FormatETA(-1))
 	assert.Equal(t, "6s", FormatETA(6*time.Second))
 }
+
+func TestCount(t *testing.T) {
+	for _, c := range []struct {
+		n    int64
+		noun string
+		many []string
+		want string
+	}{
+		{0, "row", nil, "0 rows"},
+		{1, "row", nil, "1 row"},
+		{2, "post", nil, "2 posts"},
+		{1, "category", []string{"categories"}, "1 category"},
+		{13, "category", []string{"categories"}, "13 categories"},
+		{-1, "record", nil, "-1 records"},
+	} {
+		if got := Count(c.n, c.noun, c.many...); got != c.want {
+			t.Errorf("Count(%d, %q) = %q, want %q", c.n, c.noun, got, c.want)
+		}
+	}
+}

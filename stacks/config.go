@@ -4,6 +4,8 @@
 package stacks
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -122,6 +124,13 @@ type Config struct {
 	// records into Iceberg (Firehose BufferingHints: 0 to 900 s, 1 to 128 MiB).
 	FirehoseBufferSeconds int `ctx:"firehoseBufferSeconds" default:"60" range:"0,900" example:"0"`
 	FirehoseBufferMiB     int `ctx:"firehoseBufferMiB" default:"5" range:"1,128" example:"64"`
+
+	// GithubRepo ("owner/name"), when set, adds the stack Pinpipe-GitHubOidc: a role that the
+	// repository's pull-request workflows assume through GitHub's OIDC provider to run cdk diff.
+	GithubRepo string `ctx:"githubRepo" pattern:"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9_.-]{1,100}$" want:"owner/name of a GitHub repository" example:"pinpipe/pinpipe"`
+	// GithubOidcProviderArn imports the account's GitHub OIDC provider (one per account) instead
+	// of creating it.
+	GithubOidcProviderArn string `ctx:"githubOidcProviderArn" pattern:"^arn:aws[a-z-]*:iam::\\d{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$" want:"arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com" example:"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"`
 }
 
 // ContextGetter is what LoadConfig reads: constructs.Node satisfies it (app.Node()).
@@ -208,18 +217,57 @@ func LoadConfig(node ContextGetter) (Config, error) {
 	v := reflect.ValueOf(&c).Elem()
 	for _, s := range settings {
 		key := s.key
-		if err := setFromContext(v.Field(s.index), node.TryGetContext(&key)); err != nil {
-			errs = append(errs, fmt.Sprintf("context %q: %v", key, err))
+		value := node.TryGetContext(&key)
+		if err := setFromContext(v.Field(s.index), value); err != nil {
+			errs = append(errs, (&ConfigError{Key: key, Problem: err.Error(), Source: contextSource(key, value)}).Error())
 		}
 	}
 	if len(errs) > 0 {
-		return c, fmt.Errorf("cdk.json: %s", strings.Join(errs, "; "))
+		return c, errors.New(strings.Join(errs, "; "))
 	}
 	c.ConnectorSha256 = strings.ToLower(c.ConnectorSha256)
-	if err := c.normalize(); err != nil {
-		return c, err
+	c.normalize()
+	err := c.Validate()
+	var ce *ConfigError
+	if errors.As(err, &ce) {
+		ce.Source = contextSource(ce.Key, node.TryGetContext(&ce.Key))
 	}
-	return c, c.Validate()
+	return c, err
+}
+
+// ConfigError is a bad context value: its key, what is wrong, and where the value came from.
+type ConfigError struct {
+	Key, Problem string
+	// Source is "cdk.json" or "the command line (-c key=value)"; empty reads as cdk.json.
+	Source string
+}
+
+func (e *ConfigError) Error() string {
+	src := e.Source
+	if src == "" {
+		src = "cdk.json"
+	}
+	return fmt.Sprintf("%s: context %q: %s", src, e.Key, e.Problem)
+}
+
+// contextSource tells where a context value came from: cdk.json (in the working directory, where
+// the CDK CLI runs the app) when it holds that value, else the command line, as -c key=value.
+func contextSource(key string, value interface{}) string {
+	raw, err := os.ReadFile("cdk.json")
+	if err == nil {
+		var f struct {
+			Context map[string]interface{} `json:"context"`
+		}
+		if json.Unmarshal(raw, &f) == nil {
+			if fv, ok := f.Context[key]; ok && fmt.Sprint(fv) == fmt.Sprint(value) {
+				return "cdk.json"
+			}
+		}
+	}
+	if value == nil {
+		return "cdk.json"
+	}
+	return fmt.Sprintf("the command line (-c %s=%v)", key, value)
 }
 
 // cdkKeys are context keys without ':' or '@' that the CDK CLI itself keeps in context
@@ -252,13 +300,15 @@ func unknownKeys(node ContextGetter) error {
 	sort.Strings(bad)
 	msgs := make([]string, len(bad))
 	for i, key := range bad {
+		e := &ConfigError{Key: key, Source: contextSource(key, all[key])}
 		if near := NearestKey(key); near != "" {
-			msgs[i] = fmt.Sprintf("context %q is not a pinpipe setting; did you mean %q?", key, near)
+			e.Problem = fmt.Sprintf("not a pinpipe setting; did you mean %q?", near)
 		} else {
-			msgs[i] = fmt.Sprintf("context %q is not a pinpipe setting (known: %s)", key, strings.Join(ContextKeys(), ", "))
+			e.Problem = fmt.Sprintf("not a pinpipe setting (known: %s)", strings.Join(ContextKeys(), ", "))
 		}
+		msgs[i] = e.Error()
 	}
-	return fmt.Errorf("cdk.json or -c: %s", strings.Join(msgs, "; "))
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // NearestKey is the known context key closest to key (case-insensitive edit distance), or ""
@@ -369,14 +419,14 @@ func setFromContext(field reflect.Value, value interface{}) error {
 	return nil
 }
 
-// badKey is the error of a context value the service would refuse.
+// badKey is the error of a context value the service would refuse (LoadConfig adds its source).
 func badKey(key, format string, a ...interface{}) error {
-	return fmt.Errorf("cdk.json context %q: %s", key, fmt.Sprintf(format, a...))
+	return &ConfigError{Key: key, Problem: fmt.Sprintf(format, a...)}
 }
 
 // normalize gives enum values the spelling their enum tag lists (kinesisCapacityMode=on_demand
 // becomes ON_DEMAND), so that the rest of the app compares plain strings.
-func (c *Config) normalize() error {
+func (c *Config) normalize() {
 	v := reflect.ValueOf(c).Elem()
 	for _, s := range settings {
 		f := v.Field(s.index)
@@ -389,7 +439,6 @@ func (c *Config) normalize() error {
 			}
 		}
 	}
-	return nil
 }
 
 // check tests one field against its tags.
@@ -461,6 +510,9 @@ func (c Config) Validate() error {
 	}
 	if strings.HasPrefix(c.ProxyInstanceType, "mac") {
 		return badKey("proxyInstanceType", "%q is a macOS host type; the proxy runs Amazon Linux", c.ProxyInstanceType)
+	}
+	if c.GithubOidcProviderArn != "" && c.GithubRepo == "" {
+		return badKey("githubOidcProviderArn", "is only used with githubRepo")
 	}
 	if c.ConnectorZipPath != "" {
 		if st, err := os.Stat(c.ConnectorZipPath); err != nil || st.IsDir() || !strings.HasSuffix(c.ConnectorZipPath, ".zip") {

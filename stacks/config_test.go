@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -116,6 +118,9 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		{"topicReplicationFactor", 3.0}, // the created cluster has two brokers
 		{"existingMskClusterArn", "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest"},
 		{"alarmEmail", "ops@"},
+		{"githubRepo", "just-a-name"},
+		{"githubRepo", "owner/name/extra"},
+		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, // without githubRepo
 	} {
 		_, err := LoadConfig(fakeContext{tc.key: tc.value})
 		if err == nil {
@@ -289,25 +294,51 @@ func TestDefaultConfigValid(t *testing.T) {
 	}
 }
 
-// Every key has an example: a valid value other than its default (the CDK tests synthesize with
-// all of them at once).
+// Every key has an example: a valid value other than its default. The CDK tests synthesize with
+// all of them at once, so they are loaded here together too.
 func TestContextExamples(t *testing.T) {
 	def := DefaultConfig()
+	ctx := fakeContext{}
 	for key, ex := range ContextExamples() {
 		if ex == "" {
 			t.Errorf("context %q has no example tag", key)
-			continue
 		}
-		if key == "connectorZipPath" {
-			continue // a path relative to the repository root; the CDK tests check it
+		if key != "connectorZipPath" { // a path relative to the repository root; the CDK tests check it
+			ctx[key] = ex
 		}
-		c, err := LoadConfig(fakeContext{key: ex})
-		if err != nil {
-			t.Errorf("example of %q: %v", key, err)
-			continue
+	}
+	c, err := LoadConfig(ctx)
+	if err != nil {
+		t.Fatalf("the examples together: %v", err)
+	}
+	v, d := reflect.ValueOf(c), reflect.ValueOf(def)
+	for _, s := range settings {
+		if s.key != "connectorZipPath" && v.Field(s.index).Interface() == d.Field(s.index).Interface() {
+			t.Errorf("example of %q is its default", s.key)
 		}
-		if c == def {
-			t.Errorf("example %s=%s is the default", key, ex)
+	}
+}
+
+// An error names where the bad value came from: cdk.json, or -c on the command line.
+func TestLoadConfigNamesTheSource(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.WriteFile(filepath.Join(dir, "cdk.json"), []byte(`{"context":{"flushSize":"ten","natGateways":1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ctx  fakeContext
+		want string
+	}{
+		{fakeContext{"flushSize": "ten"}, `cdk.json: context "flushSize": want a whole number`},
+		{fakeContext{"flushSize": "eleven"}, `the command line (-c flushSize=eleven): context "flushSize": want a whole number`},
+		{fakeContext{"natGateways": "5"}, `the command line (-c natGateways=5): context "natGateways": 5 is out of range [1, 2]`},
+		{fakeContext{"natGateways": 1.0, "scheduler": "cron"}, `the command line (-c scheduler=cron): context "scheduler"`},
+		{fakeContext{"userdId": "x"}, `the command line (-c userdId=x): context "userdId": not a pinpipe setting; did you mean "userId"?`},
+	} {
+		_, err := LoadConfig(tc.ctx)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want %q", tc.ctx, err, tc.want)
 		}
 	}
 }

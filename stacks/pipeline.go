@@ -27,6 +27,8 @@ type Pipeline struct {
 	Monitoring *MonitoringStack
 	// Emulator is set when the emulator context key is true.
 	Emulator *EmulatorStack
+	// GitHubOidc is set when the githubRepo context key is: the cdk diff role of that repository.
+	GitHubOidc *GitHubOidcStack
 }
 
 // NewPipeline declares all stacks of the pipeline in scope (the App) from cfg, which must have
@@ -56,6 +58,11 @@ func NewPipeline(scope constructs.Construct, cfg Config) *Pipeline {
 		p.Ingestion.AddStackDependency(p.Account.Stack, jsii.String("the API stage logs to CloudWatch, which needs the account's API Gateway role"))
 	}
 	p.addProcessing(scope, base)
+	if cfg.GithubRepo != "" {
+		qualifier, _ := scope.Node().TryGetContext(jsii.String("@aws-cdk/core:bootstrapQualifier")).(string)
+		p.GitHubOidc = NewGitHubOidcStack(scope, GitHubOidcStackID, &GitHubOidcStackProps{StackProps: base,
+			Repo: cfg.GithubRepo, ProviderArn: cfg.GithubOidcProviderArn, BootstrapQualifier: qualifier})
+	}
 	return p
 }
 

@@ -127,9 +127,9 @@ func TestCdkSynthCLIBadContext(t *testing.T) {
 		t.Skip("runs the CDK CLI")
 	}
 	for _, tc := range []struct{ arg, want string }{
-		{"flushSize=0", `cdk.json context "flushSize": 0 is out of range`},
-		{"connectorMcuCount=3", `cdk.json context "connectorMcuCount": "3" is not one of 1, 2, 4, 8`},
-		{"userdId=x", `context "userdId" is not a pinpipe setting; did you mean "userId"?`},
+		{"flushSize=0", `the command line (-c flushSize=0): context "flushSize": 0 is out of range`},
+		{"connectorMcuCount=3", `the command line (-c connectorMcuCount=3): context "connectorMcuCount": "3" is not one of 1, 2, 4, 8`},
+		{"userdId=x", `the command line (-c userdId=x): context "userdId": not a pinpipe setting; did you mean "userId"?`},
 	} {
 		msg, err := cdk(t, "synth", "--quiet", "--no-notices", "-o", t.TempDir(), "-c", tc.arg)
 		if err == nil {

@@ -114,7 +114,7 @@ func TestEmulateFailures(t *testing.T) {
 		{[]string{"--invoke-url", refusing.URL, "--source", "csv"}, 1, `--source "csv"`},
 		{[]string{"--invoke-url", refusing.URL, "--batch", "5"}, 1, "only stream mode"},
 		{[]string{"--invoke-url", refusing.URL, "--user-id", "Bad_User"}, 1, `user id "Bad_User"`},
-		{[]string{"--invoke-url", refusing.URL, "--password", "x"}, 2, "flag provided but not defined: -password"},
+		{[]string{"--invoke-url", refusing.URL, "--password", "x"}, 2, "unknown flag --password: secrets are never flags"},
 	} {
 		code, _, stderr := runCLI(t, nil, append([]string{"emulate"}, tc.args...)...)
 		assert.Equal(t, tc.code, code, tc.args)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/pinpipe/pinpipe/emulator"
+	"github.com/pinpipe/pinpipe/progress"
 )
 
 func runGenerate(_ context.Context, env *cliEnv, args []string) error {
@@ -34,7 +35,7 @@ func runGenerate(_ context.Context, env *cliEnv, args []string) error {
 	if err := d.WriteFiles(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "wrote %d rows per table (seed %d) to %s: pinterest_data.jsonl, geolocation_data.jsonl, user_data.jsonl\n",
-		d.Len(), *seed, *out)
+	fmt.Fprintf(env.stdout, "wrote %s per table (seed %d) to %s: pinterest_data.jsonl, geolocation_data.jsonl, user_data.jsonl\n",
+		progress.Count(d.Len(), "row"), *seed, *out)
 	return nil
 }

@@ -199,8 +199,9 @@ func runLocalSteps(ctx context.Context, env *cliEnv, p *local.Pipeline, pf pipel
 	line := progress.Start(env.stderr, 0, func() string {
 		objs, recs := p.Sink.Stats()
 		rows, repeats, bad := p.Cleaner.Stats()
-		return fmt.Sprintf("catching up: sink %d objects (%d records) · stream cleaner %d rows, %d repeats skipped, %d quarantined · %s",
-			objs, recs, rows, repeats, bad, time.Since(waitStart).Round(100*time.Millisecond))
+		return fmt.Sprintf("catching up: sink %s (%s) · stream cleaner %s, %s skipped, %d quarantined · %s",
+			progress.Count(objs, "object"), progress.Count(recs, "record"), progress.Count(rows, "row"), progress.Count(repeats, "repeat"),
+			bad, time.Since(waitStart).Round(100*time.Millisecond))
 	})
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	err := p.WaitCaughtUp(wctx)
@@ -210,8 +211,8 @@ func runLocalSteps(ctx context.Context, env *cliEnv, p *local.Pipeline, pf pipel
 		return fmt.Errorf("waiting for the sink and the stream cleaner: %w", err)
 	}
 	objs, recs := p.Sink.Stats()
-	fmt.Fprintf(env.stdout, "Caught up in %s: the sink wrote %d objects (%d records) this run; stream tables:\n",
-		time.Since(waitStart).Round(time.Millisecond), objs, recs)
+	fmt.Fprintf(env.stdout, "Caught up in %s: the sink wrote %s (%s) this run; stream tables:\n",
+		time.Since(waitStart).Round(time.Millisecond), progress.Count(objs, "object"), progress.Count(recs, "record"))
 	if err := printStreamTables(ctx, env.stdout, p.Cleaner.DB(), *pf.userID); err != nil {
 		return err
 	}

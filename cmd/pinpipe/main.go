@@ -65,6 +65,9 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 		}
 		return 0
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = []string{"version"}
+	}
 	for _, c := range commands {
 		if c.name != args[0] {
 			continue
@@ -89,7 +92,7 @@ func run(ctx context.Context, env *cliEnv, args []string) int {
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "pinpipe: a Pinterest-style data pipeline, on AWS or on one machine.")
-	fmt.Fprintln(w, "\nUsage: pinpipe <command> [flags]    (pinpipe <command> --help for its flags)")
+	fmt.Fprintln(w, "\nUsage: pinpipe <command> [flags]    (pinpipe <command> --help for its flags; pinpipe --version)")
 	fmt.Fprintln(w, "\nCommands:")
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)

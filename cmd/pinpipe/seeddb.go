@@ -64,7 +64,7 @@ func runSeedDB(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", creds, err)
 	}
-	fmt.Fprintf(env.stdout, "seeded %s with %d rows per table (%s) in %s\n", creds, d.Len(), what,
+	fmt.Fprintf(env.stdout, "seeded %s with %s per table (%s) in %s\n", creds, progress.Count(d.Len(), "row"), what,
 		time.Since(start).Round(time.Millisecond))
 	return nil
 }
