@@ -53,9 +53,9 @@ func TestMain(m *testing.M) {
 
 // Synthesis is one synthesized app.
 type Synthesis struct {
-	Config   stacks.Config
+	Config stacks.Config
 	// Context is the context the app was synthesized with (cdk.json's, overlaid by the test's).
-	Context map[string]interface{}
+	Context  map[string]interface{}
 	Pipeline *stacks.Pipeline
 	// Dir is the cloud assembly directory (cdk.out of this synthesis).
 	Dir string

@@ -5,6 +5,14 @@ package test
 // are from the AWS documentation of each service (the page is named beside each entry); the
 // registry schemas state few of them.
 
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
 // Name scopes.
 const (
 	// ScopePartition: unique across every account of the partition (S3 bucket names).
@@ -40,6 +48,8 @@ type physicalName struct {
 var physicalNames = map[string]physicalName{
 	"AWS::S3::Bucket": {Path: "BucketName", Scope: ScopePartition, Max: 63, Pattern: `^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`, Ref: true,
 		Doc: "S3 User Guide, Bucket naming rules: unique across all AWS accounts in all Regions within a partition; 3-63 characters"},
+	"AWS::S3::BucketPolicy": {Path: "Bucket", Scope: ScopePartition,
+		Doc: "S3 PutBucketPolicy: a bucket has one policy; two policy resources on one bucket overwrite each other"},
 	"AWS::IAM::Role": {Path: "RoleName", Scope: ScopeAccount, CaseInsensitive: true, Max: 64, Pattern: `^[\w+=,.@-]+$`, Ref: true,
 		Doc: "IAM User Guide, IAM object quotas and names: role names unique in the account, not case-sensitive, 64 characters; IAM is global"},
 	"AWS::IAM::ManagedPolicy": {Path: "ManagedPolicyName", Scope: ScopeAccount, CaseInsensitive: true, Max: 128, Pattern: `^[\w+=,.@-]+$`,
@@ -122,6 +132,202 @@ var physicalNames = map[string]physicalName{
 		Doc: "API Gateway CreateStage: stage names unique in their API; letters, digits, - and _, up to 128"},
 	"AWS::ApiGateway::Model": {Path: "Name", Scope: ScopeParent, Parent: "RestApiId", Pattern: `^[a-zA-Z0-9]+$`,
 		Doc: "API Gateway CreateModel: model names unique in their API, alphanumeric"},
-	"AWS::ApiGateway::RequestValidator": {Path: "Name", Scope: ScopeParent, Parent: "RestApiId",
-		Doc: "API Gateway CreateRequestValidator: identified by id within the API"},
+	"AWS::ApiGateway::RequestValidator": {Path: "Name", Scope: ScopeNone,
+		Doc: "API Gateway CreateRequestValidator: validators are identified by id; names may repeat"},
+}
+
+// nameOf is the explicit name of resource id of ds with its table entry, or ok=false.
+func nameOf(ds *depStack, id string) (name string, n physicalName, ok bool) {
+	typ, _ := ds.res[id]["Type"].(string)
+	n, known := physicalNames[typ]
+	if !known {
+		return "", n, false
+	}
+	name = ds.ExplicitName(id)
+	return name, n, name != ""
+}
+
+// scopeKey is where a name must be unique, for collisions; "" for names that need not be.
+func scopeKey(d *Deployment, ds *depStack, id string, typ string, n physicalName, name string) string {
+	if n.CaseInsensitive {
+		name = strings.ToLower(name)
+	}
+	switch n.Scope {
+	case ScopePartition:
+		return strings.Join([]string{d.Partition, typ, name}, "|")
+	case ScopeAccount:
+		return strings.Join([]string{d.Partition, d.Account, typ, name}, "|")
+	case ScopeRegion:
+		return strings.Join([]string{d.Partition, d.Account, d.Region, typ, name}, "|")
+	case ScopeParent:
+		parent := scalarString(ds.PropsMap(id)[n.Parent])
+		if parent == "" {
+			parent = n.DefaultParent
+		}
+		return strings.Join([]string{d.Partition, d.Account, d.Region, typ, parent, name}, "|")
+	}
+	return ""
+}
+
+// nameFindings checks the explicit names of deployments that exist side by side (two users, two
+// regions, two accounts): no two resources share a name in its scope, and each name keeps
+// within its service's length and pattern. check names the finding's check.
+func nameFindings(deps []*Deployment, stats *nameStats) []Finding {
+	var out []Finding
+	type owner struct {
+		d              *Deployment
+		stack, id, typ string
+	}
+	seen := map[string]owner{}
+	for _, d := range deps {
+		for _, sn := range d.StackNames() {
+			ds := d.Stack(sn)
+			for _, id := range sortedKeysRes(ds.Resources()) {
+				typ, _ := ds.res[id]["Type"].(string)
+				name, n, ok := nameOf(ds, id)
+				if !ok {
+					out = append(out, missingNameEntry(d, ds, id, typ)...)
+					continue
+				}
+				stats.Names++
+				f := Finding{Check: "names", Where: d.Label, Stack: sn, LogicalID: id, Type: typ, Path: "Properties/" + n.Path}
+				if strings.Contains(name, "{{resolve:") {
+					continue
+				}
+				if n.Max > 0 && len(name) > n.Max {
+					f.Rule = fmt.Sprintf("name %q is %d characters; the service allows %d (%s)", name, len(name), n.Max, n.Doc)
+					out = append(out, f)
+				}
+				if n.Pattern != "" && !regexp.MustCompile(n.Pattern).MatchString(name) {
+					f.Rule = fmt.Sprintf("name %q does not match %s (%s)", name, n.Pattern, n.Doc)
+					out = append(out, f)
+				}
+				key := scopeKey(d, ds, id, typ, n, name)
+				if key == "" {
+					continue
+				}
+				stats.Scoped++
+				if prev, dup := seen[key]; dup {
+					f.Rule = fmt.Sprintf("name %q is also used by %s/%s in %s: names of %s are unique per %s (%s)",
+						name, prev.stack, prev.id, prev.d.Label, typ, n.Scope, n.Doc)
+					out = append(out, f)
+					continue
+				}
+				seen[key] = owner{d, sn, id, typ}
+			}
+		}
+	}
+	return out
+}
+
+// missingNameEntry: a resource that sets its registry primary identifier (its name) must be in
+// the names table, so that no explicit name escapes the scope check.
+func missingNameEntry(d *Deployment, ds *depStack, id, typ string) []Finding {
+	if _, known := physicalNames[typ]; known || d.rules == nil {
+		return nil
+	}
+	s, _ := d.rules.Schema(typ)
+	if s == nil || len(s.PrimaryIdentifier) != 1 {
+		return nil
+	}
+	p := strings.TrimPrefix(s.PrimaryIdentifier[0], "/properties/")
+	for _, ro := range s.ReadOnlyProperties {
+		if ro == s.PrimaryIdentifier[0] {
+			return nil
+		}
+	}
+	if _, set := ds.PropsMap(id)[p]; !set {
+		return nil
+	}
+	return []Finding{{Check: "names", Where: d.Label, Stack: ds.name, LogicalID: id, Type: typ, Path: "Properties/" + p,
+		Rule: "sets its primary identifier (an explicit name), but " + typ + " is not in the names table (rehearsal_names_test.go): add its scope"}}
+}
+
+type nameStats struct{ Names, Scoped, Pairs, Compared int }
+
+// replacementFindings compares the same resources in deployments a and b of two
+// configurations: when a property whose change replaces the resource differs, its explicit name
+// (in the same scope) must differ too, or CloudFormation, which creates the replacement before
+// deleting the old one, fails on the name.
+func replacementFindings(rules *cfnRules, a, b *Deployment, change string, stats *nameStats) []Finding {
+	var out []Finding
+	for _, sn := range a.StackNames() {
+		sa, sb := a.Stack(sn), b.Stack(sn)
+		if sb == nil {
+			continue
+		}
+		for _, id := range sortedKeysRes(sa.Resources()) {
+			ra, rb := sa.res[id], sb.res[id]
+			if rb == nil || ra["Type"] != rb["Type"] {
+				continue
+			}
+			typ, _ := ra["Type"].(string)
+			nameA, n, okA := nameOf(sa, id)
+			nameB, _, okB := nameOf(sb, id)
+			if !okA || !okB {
+				continue
+			}
+			stats.Compared++
+			props, _ := rules.ReplacingProperties(typ)
+			sort.Strings(props)
+			pa, pb := sa.PropsMap(id), sb.PropsMap(id)
+			for _, p := range props {
+				xa, xb := lookupPath(pa, p), lookupPath(pb, p)
+				va, _ := json.Marshal(xa)
+				vb, _ := json.Marshal(xb)
+				if string(va) == string(vb) {
+					continue
+				}
+				at, da, db := firstDifference(xa, xb, p)
+				if scopeKey(a, sa, id, typ, n, nameA) != scopeKey(b, sb, id, typ, n, nameB) {
+					break // renamed (or moved to another parent): the replacement can coexist
+				}
+				out = append(out, Finding{Check: "replacement", Where: change, Stack: sn, LogicalID: id, Type: typ, Path: "Properties/" + p,
+					Rule: fmt.Sprintf("%s changes (%s: %s → %s), which replaces the resource (create-only), but its name %q stays: "+
+						"the update fails on the name; the name must change with every create-only property", p, at, brief(da), brief(db), nameA)})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// firstDifference is the first leaf where a and b differ, with its two values.
+func firstDifference(a, b interface{}, path string) (string, interface{}, interface{}) {
+	ma, okA := a.(map[string]interface{})
+	mb, okB := b.(map[string]interface{})
+	if okA && okB {
+		keys := map[string]bool{}
+		for k := range ma {
+			keys[k] = true
+		}
+		for k := range mb {
+			keys[k] = true
+		}
+		for _, k := range sortedKeys(map[string]interface{}(func() map[string]interface{} {
+			m := map[string]interface{}{}
+			for k := range keys {
+				m[k] = true
+			}
+			return m
+		}())) {
+			x, _ := json.Marshal(ma[k])
+			y, _ := json.Marshal(mb[k])
+			if string(x) != string(y) {
+				return firstDifference(ma[k], mb[k], path+"/"+k)
+			}
+		}
+	}
+	la, okA := a.([]interface{})
+	lb, okB := b.([]interface{})
+	if okA && okB && len(la) == len(lb) {
+		for i := range la {
+			x, _ := json.Marshal(la[i])
+			y, _ := json.Marshal(lb[i])
+			if string(x) != string(y) {
+				return firstDifference(la[i], lb[i], fmt.Sprintf("%s/%d", path, i))
+			}
+		}
+	}
+	return path, a, b
 }
