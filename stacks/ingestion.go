@@ -157,11 +157,9 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("ProxySG"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
-		Description:      jsii.String("REST proxy instance: port 8082 from the VPC (the internal NLB) only"),
+		Description:      jsii.String("REST proxy instance: port 8082 from the security group of the internal NLB only"),
 		AllowAllOutbound: jsii.Bool(true),
 	})
-	sg.AddIngressRule(awsec2.Peer_Ipv4(vpc.VpcCidrBlock()), awsec2.Port_Tcp(jsii.Number(RestProxyPort)),
-		jsii.String("REST proxy from the internal NLB"), nil)
 
 	userData := awsec2.UserData_Custom(jsii.String(restProxyScript(map[string]string{
 		"KAFKA_VERSION":        cfg.KafkaVersion,
@@ -199,12 +197,19 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 	nagSuppress(s.ProxyInstance, "AwsSolutions-EC29",
 		"stateless: CloudFormation re-creates it from its user data; termination protection would only block `cdk destroy`")
 
+	// The NLB has a security group (CDK's default under the networkLoadBalancerWithSecurityGroup
+	// flag) with no ingress rule: nothing in the VPC reaches it directly. The API's VPC Link
+	// reaches it through PrivateLink, whose traffic the group does not filter
+	// (EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic off). Its only egress is to the proxy.
 	s.LoadBalancer = awselasticloadbalancingv2.NewNetworkLoadBalancer(stack, jsii.String("Nlb"), &awselasticloadbalancingv2.NetworkLoadBalancerProps{
 		Vpc:              vpc,
 		VpcSubnets:       private,
 		InternetFacing:   jsii.Bool(false),
 		CrossZoneEnabled: jsii.Bool(true),
+		EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: jsii.Bool(false),
 	})
+	s.LoadBalancer.Connections().AllowTo(sg, awsec2.Port_Tcp(jsii.Number(RestProxyPort)),
+		jsii.String("REST proxy traffic and health checks from the internal NLB"))
 	s.LoadBalancer.AddListener(jsii.String("Http"), &awselasticloadbalancingv2.BaseNetworkListenerProps{
 		Port:     jsii.Number(80),
 		Protocol: awselasticloadbalancingv2.Protocol_TCP,

@@ -139,6 +139,12 @@ func NewKafkaStack(scope constructs.Construct, id string, props *KafkaStackProps
 		OutputPaths:        &[]*string{jsii.String("BootstrapBrokerStringSaslIam")},
 	}
 	bootstrap := customresources.NewAwsCustomResource(stack, jsii.String("BootstrapBrokers"), &customresources.AwsCustomResourceProps{
+		// Its own log group, kept a month and deleted with the stack (CDK's default for its
+		// provider is two years, retained).
+		LogGroup: awslogs.NewLogGroup(stack, jsii.String("BootstrapBrokersLogs"), &awslogs.LogGroupProps{
+			Retention:     awslogs.RetentionDays_ONE_MONTH,
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		}),
 		OnCreate:            call,
 		OnUpdate:            call,
 		InstallLatestAwsSdk: jsii.Bool(false),

@@ -3,12 +3,14 @@ package test
 import (
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
 
 	"github.com/pinpipe/pinpipe/internal/testenv"
 )
@@ -225,16 +227,45 @@ func TestProxyInstanceHardened(t *testing.T) {
 				"SubnetId":                 map[string]interface{}{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("privateSubnet1"))},
 			}},
 		})
-		tmpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), map[string]interface{}{
-			"SecurityGroupIngress": []interface{}{map[string]interface{}{
-				"CidrIp":   map[string]interface{}{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("CidrBlock"))},
-				"FromPort": 8082, "ToPort": 8082, "IpProtocol": "tcp", "Description": assertions.Match_AnyValue(),
-			}},
-		})
 		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]interface{}{
 			"Scheme": "internal", "Type": "network",
+			"SecurityGroups": []interface{}{map[string]interface{}{"Fn::GetAtt": []interface{}{"NlbSecurityGroupC8F7EAB3", "GroupId"}}},
+			"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "off",
 		})
 	})
+	// Port 8082 is open to the NLB's security group only; the NLB's group admits nothing
+	// directly (the VPC Link arrives through PrivateLink) and sends only to the proxy.
+	ing := s.TemplateJSON(t, s.Pipeline.Ingestion.Stack)
+	nlbSG := map[string]interface{}{"Fn::GetAtt": []interface{}{"NlbSecurityGroupC8F7EAB3", "GroupId"}}
+	proxySG := map[string]interface{}{"Fn::GetAtt": []interface{}{"ProxySG54E74AC9", "GroupId"}}
+	ingress := Resources(ing, "AWS::EC2::SecurityGroupIngress")
+	var to8082 []map[string]interface{}
+	for _, r := range ingress {
+		if p := Props(r); p["GroupId"] != nil && reflect.DeepEqual(p["GroupId"], proxySG) {
+			to8082 = append(to8082, p)
+		}
+	}
+	if assert.Len(t, to8082, 1, "ingress rules of the proxy's group") {
+		assert.Equal(t, nlbSG, to8082[0]["SourceSecurityGroupId"])
+		assert.EqualValues(t, 8082, to8082[0]["FromPort"])
+		assert.EqualValues(t, 8082, to8082[0]["ToPort"])
+	}
+	for id, sg := range Resources(ing, "AWS::EC2::SecurityGroup") {
+		assert.Nil(t, Props(sg)["SecurityGroupIngress"], "%s has inline ingress", id)
+	}
+	for id, r := range ingress {
+		assert.NotEqual(t, nlbSG, Props(r)["GroupId"], "%s opens the NLB's group", id)
+	}
+	egress := Resources(ing, "AWS::EC2::SecurityGroupEgress")
+	found := false
+	for _, r := range egress {
+		if p := Props(r); reflect.DeepEqual(p["GroupId"], nlbSG) {
+			found = true
+			assert.Equal(t, proxySG, p["DestinationSecurityGroupId"])
+			assert.EqualValues(t, 8082, p["FromPort"])
+		}
+	}
+	assert.True(t, found, "the NLB's group may reach the proxy on 8082")
 	// The user data carries the deploy-time bootstrap string and the role's ARN.
 	b, _ := json.Marshal(Resources(s.TemplateJSON(t, s.Pipeline.Ingestion.Stack), "AWS::EC2::Instance"))
 	for _, want := range []string{"BootstrapBrokers", "BootstrapBrokerStringSaslIam", ":role/pinpipe-demo-rest-proxy", "Restart=on-failure"} {

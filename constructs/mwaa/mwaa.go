@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsmwaa"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3deployment"
@@ -152,6 +153,12 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 		DestinationKeyPrefix: jsii.String("dags/"),
 		Prune:                jsii.Bool(true),
 		RetainOnDelete:       jsii.Bool(false),
+		// The upload handler's log group, kept a month and deleted with the stack (CDK's default
+		// for its provider is two years, retained).
+		LogGroup: awslogs.NewLogGroup(c, jsii.String("DeployDagsLogs"), &awslogs.LogGroupProps{
+			Retention:     awslogs.RetentionDays_ONE_MONTH,
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		}),
 	})
 
 	suppressDeploymentHandler(stack)
