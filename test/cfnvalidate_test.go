@@ -183,9 +183,7 @@ func (c *schemaChecker) deref(node map[string]interface{}) map[string]interface{
 
 // validate checks v against schema node at path (appending findings).
 func (c *schemaChecker) validate(node map[string]interface{}, v interface{}, path string) {
-	for _, f := range c.check(node, v, path) {
-		c.out = append(c.out, f)
-	}
+	c.out = append(c.out, c.check(node, v, path)...)
 }
 
 // check returns the findings of v against node, without recording them (oneOf/anyOf try

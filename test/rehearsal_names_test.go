@@ -297,20 +297,14 @@ func firstDifference(a, b interface{}, path string) (string, interface{}, interf
 	ma, okA := a.(map[string]interface{})
 	mb, okB := b.(map[string]interface{})
 	if okA && okB {
-		keys := map[string]bool{}
+		keys := map[string]interface{}{}
 		for k := range ma {
 			keys[k] = true
 		}
 		for k := range mb {
 			keys[k] = true
 		}
-		for _, k := range sortedKeys(map[string]interface{}(func() map[string]interface{} {
-			m := map[string]interface{}{}
-			for k := range keys {
-				m[k] = true
-			}
-			return m
-		}())) {
+		for _, k := range sortedKeys(keys) {
 			x, _ := json.Marshal(ma[k])
 			y, _ := json.Marshal(mb[k])
 			if string(x) != string(y) {
