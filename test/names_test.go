@@ -20,7 +20,7 @@ import (
 // cluster, a Glue table in its database). "shared" marks names the service allows twice.
 type nameProp struct{ path, scope string }
 
-var physicalNames = map[string][]nameProp{
+var namedResourceProps = map[string][]nameProp{
 	"AWS::S3::Bucket":                           {{"/BucketName", "global"}},
 	"AWS::IAM::Role":                            {{"/RoleName", "account"}},
 	"AWS::IAM::ManagedPolicy":                   {{"/ManagedPolicyName", "account"}},
@@ -63,7 +63,7 @@ var physicalNames = map[string][]nameProp{
 }
 
 // nameReferences are top-level properties ending in "Name" that name another resource, not this
-// one; every other such property must be classified in physicalNames.
+// one; every other such property must be classified in namedResourceProps.
 var nameReferences = map[string]bool{
 	"AWS::Glue::Table/DatabaseName":                     true,
 	"AWS::Lambda::Permission/FunctionName":              true,
@@ -195,7 +195,7 @@ func physicalNamesOf(t *testing.T, s *Synthesis, e env) []namedResource {
 			typ := rm["Type"].(string)
 			props := Props(rm)
 			classified := map[string]bool{}
-			for _, np := range physicalNames[typ] {
+			for _, np := range namedResourceProps[typ] {
 				classified[strings.TrimPrefix(np.path, "/")] = true
 				v := pointer(props, np.path)
 				if v == nil {
@@ -217,7 +217,7 @@ func physicalNamesOf(t *testing.T, s *Synthesis, e env) []namedResource {
 			}
 			for k := range props {
 				if strings.HasSuffix(k, "Name") && !classified[k] && !nameReferences[typ+"/"+k] {
-					t.Errorf("%s %s (%s) has property %s: classify it in physicalNames or nameReferences", stack, id, typ, k)
+					t.Errorf("%s %s (%s) has property %s: classify it in namedResourceProps or nameReferences", stack, id, typ, k)
 				}
 			}
 		}
@@ -323,7 +323,7 @@ func TestReplacementSafeNames(t *testing.T) {
 				rm := r.(map[string]interface{})
 				typ := rm["Type"].(string)
 				props := Props(rm)
-				for _, np := range physicalNames[typ] {
+				for _, np := range namedResourceProps[typ] {
 					nameValue := pointer(props, np.path)
 					if nameValue == nil || np.scope == "shared" {
 						continue

@@ -38,20 +38,20 @@ func LoadRegistry(t testing.TB) *Registry {
 	return registry
 }
 
-// specType is a property type in the service-spec database: a reference to a type definition,
+// serviceSpecType is a property type in the service-spec database: a reference to a type definition,
 // a collection of an element type, or a union.
-type specType struct {
+type serviceSpecType struct {
 	Type      string `json:"type"`
 	Reference struct {
 		Ref string `json:"$ref"`
 	} `json:"reference"`
-	Element *specType  `json:"element"`
-	Types   []specType `json:"types"`
+	Element *serviceSpecType  `json:"element"`
+	Types   []serviceSpecType `json:"types"`
 }
 
-type specProperty struct {
-	Type              specType `json:"type"`
-	CausesReplacement string   `json:"causesReplacement"`
+type serviceSpecProperty struct {
+	Type              serviceSpecType `json:"type"`
+	CausesReplacement string          `json:"causesReplacement"`
 }
 
 func readRegistry(path string) (*Registry, error) {
@@ -68,14 +68,14 @@ func readRegistry(path string) (*Registry, error) {
 		Schema struct {
 			Resource struct {
 				Entities []struct {
-					CloudFormationType string                  `json:"cloudFormationType"`
-					Properties         map[string]specProperty `json:"properties"`
+					CloudFormationType string                         `json:"cloudFormationType"`
+					Properties         map[string]serviceSpecProperty `json:"properties"`
 				} `json:"entities"`
 			} `json:"resource"`
 			TypeDefinition struct {
 				Entities []struct {
-					ID         string                  `json:"$id"`
-					Properties map[string]specProperty `json:"properties"`
+					ID         string                         `json:"$id"`
+					Properties map[string]serviceSpecProperty `json:"properties"`
 				} `json:"entities"`
 			} `json:"typeDefinition"`
 		} `json:"schema"`
@@ -83,15 +83,15 @@ func readRegistry(path string) (*Registry, error) {
 	if err := json.NewDecoder(zr).Decode(&db); err != nil {
 		return nil, err
 	}
-	types := map[string]map[string]specProperty{}
+	types := map[string]map[string]serviceSpecProperty{}
 	for _, d := range db.Schema.TypeDefinition.Entities {
 		types[d.ID] = d.Properties
 	}
 	r := &Registry{createOnly: map[string][]string{}}
 	for _, e := range db.Schema.Resource.Entities {
 		var paths []string
-		var walk func(props map[string]specProperty, prefix string, seen map[string]bool)
-		walk = func(props map[string]specProperty, prefix string, seen map[string]bool) {
+		var walk func(props map[string]serviceSpecProperty, prefix string, seen map[string]bool)
+		walk = func(props map[string]serviceSpecProperty, prefix string, seen map[string]bool) {
 			for name, p := range props {
 				path := prefix + "/" + name
 				if p.CausesReplacement == "yes" {
@@ -114,7 +114,7 @@ func readRegistry(path string) (*Registry, error) {
 }
 
 // refs are the type definitions a property type refers to.
-func refs(t specType) []string {
+func refs(t serviceSpecType) []string {
 	var out []string
 	if t.Type == "ref" && t.Reference.Ref != "" {
 		out = append(out, t.Reference.Ref)
