@@ -128,7 +128,7 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 	}
 
 	dag := BatchDag{
-		DagID:             cfg.UserID + "_dag",
+		DagID:             DagID(cfg.UserID),
 		Schedule:          BatchAirflowSchedule,
 		Cluster:           *s.Task.Cluster.ClusterName(),
 		TaskDefinition:    *s.Task.TaskDefinition.TaskDefinitionArn(),
@@ -144,7 +144,7 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 	if err != nil {
 		panic(err.Error())
 	}
-	s.Dag, s.DagFile = src, dag.DagID+".py"
+	s.Dag, s.DagFile = src, DagFileName(cfg.UserID)
 	s.Airflow = mwaa.New(stack, "Airflow", &mwaa.Props{
 		Name:             cfg.Name("airflow"),
 		EnvironmentClass: cfg.MwaaEnvironmentClass,
@@ -168,7 +168,7 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 	s.Task.LogGroup.GrantRead(role) // the task's log in the Airflow task log
 	awscdk.NewCfnOutput(stack, jsii.String("TriggerDagCommand"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Starts a DAG run now through the MWAA API (the web server is private)"),
-		Value: jsii.String("aws mwaa invoke-rest-api --name " + cfg.Name("airflow") + " --method POST --path /dags/" +
+		Value: jsii.String("aws mwaa invoke-rest-api --name " + *s.Airflow.Name + " --method POST --path /dags/" +
 			dag.DagID + "/dagRuns --body '{}'"),
 	})
 	return s

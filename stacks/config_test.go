@@ -13,6 +13,10 @@ type fakeContext map[string]interface{}
 
 func (f fakeContext) TryGetContext(key *string) interface{} { return f[*key] }
 
+func (f fakeContext) GetAllContext(*map[string]interface{}) interface{} {
+	return map[string]interface{}(f)
+}
+
 func TestLoadConfigDefaults(t *testing.T) {
 	t.Setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
 	t.Setenv("CDK_DEFAULT_REGION", "us-east-1")
@@ -52,9 +56,6 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		value interface{}
 	}{
 		{"userId", "Has Spaces"},
-		{"githubRepo", "just-a-name"},
-		{"githubRepo", "owner/name/extra"},
-		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, // without githubRepo
 		{"userId", "a-very-long-user-id-indeed"},
 		{"userId", 12.0},
 		{"kafkaVersion", "latest"},
@@ -79,6 +80,47 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		{"topicReplicationFactor", 4.0},
 		{"firehoseBufferSeconds", 901.0},
 		{"apiRateLimit", -1.0},
+		// What the services refuse (issue 9, finding 4): MSK Connect MCUs per worker are 1, 2,
+		// 4 or 8; MSK creates clusters of the versions it lists; broker sizes are MSK's;
+		// Firehose buffers 1-128 MiB for 0-900 s; MWAA has its classes.
+		{"connectorMcuCount", 3.0},
+		{"connectorMcuCount", "5"},
+		{"connectorMcuCount", 6.0},
+		{"connectorMcuCount", 7.0},
+		{"connectorMcuCount", 16.0},
+		{"connectorWorkers", 11.0},
+		{"kafkaVersion", "3.7.1"},
+		{"kafkaVersion", "2.8.1"},
+		{"kafkaVersion", "3.5.1"},
+		{"kafkaVersion", "4.0.x"},
+		{"kafkaVersion", "4.2.x.kraft"},
+		{"mskInstanceType", "kafka.t3.medium"},
+		{"mskInstanceType", "express.m7g.large"},
+		{"mskInstanceType", "kafka.m6g.large"},
+		{"mwaaEnvironmentClass", "mw1.huge"},
+		{"mwaaEnvironmentClass", "mw2.small"},
+		{"firehoseBufferMiB", 0.0},
+		{"firehoseBufferMiB", 129.0},
+		{"firehoseBufferSeconds", -1.0},
+		{"mskVolumeGiB", 16385.0},
+		{"proxyInstanceType", "t3"},
+		{"proxyInstanceType", "t3.Small"},
+		{"proxyInstanceType", "mac2.metal"},
+		{"proxyInstanceType", "t3.huge"},
+		{"availabilityZones", "us-east-1a"},
+		{"availabilityZones", "us-east-1a,us-east-1a"},
+		{"availabilityZones", "us-east-1a,eu-west-1b"},
+		{"availabilityZones", []interface{}{"us-east-1a"}},
+		{"userId", "Team-A"},
+		{"userId", "-team"},
+		{"userId", "team_a"},
+		{"userId", ""},
+		{"topicReplicationFactor", 3.0}, // the created cluster has two brokers
+		{"existingMskClusterArn", "arn:aws:kafka:us-east-1:123456789012:cluster/pinterest"},
+		{"alarmEmail", "ops@"},
+		{"githubRepo", "just-a-name"},
+		{"githubRepo", "owner/name/extra"},
+		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, // without githubRepo
 	} {
 		_, err := LoadConfig(fakeContext{tc.key: tc.value})
 		if err == nil {
@@ -154,6 +196,129 @@ func FuzzLoadConfig(f *testing.F) {
 	})
 }
 
+// Values the services accept are accepted, and enum spellings are normalised.
+func TestLoadConfigAcceptsWhatServicesAccept(t *testing.T) {
+	for _, tc := range []struct {
+		key   string
+		value interface{}
+		check func(Config) bool
+	}{
+		{"userId", "team-a", func(c Config) bool { return c.UserID == "team-a" }},
+		{"userId", "0ec858bf1407", func(c Config) bool { return c.UserID == "0ec858bf1407" }},
+		{"userId", "a", func(c Config) bool { return c.UserID == "a" }},
+		{"userId", "abcdefghijklmnop", func(c Config) bool { return c.UserID == "abcdefghijklmnop" }},
+		{"kafkaVersion", "3.7.x", func(c Config) bool { return c.KafkaClientVersion() == "3.7.2" }},
+		{"kafkaVersion", "3.8.X", func(c Config) bool { return c.KafkaVersion == "3.8.x" && c.KafkaClientVersion() == "3.8.1" }},
+		{"kafkaVersion", "3.9.x.kraft", func(c Config) bool { return c.KafkaClientVersion() == "3.9.1" }},
+		{"kafkaVersion", "4.0.x.kraft", func(c Config) bool { return c.KafkaClientVersion() == "4.0.0" }},
+		{"kafkaVersion", "3.6.0", func(c Config) bool { return c.KafkaClientVersion() == "3.6.0" }},
+		{"connectorMcuCount", 2.0, func(c Config) bool { return c.ConnectorMcuCount == 2 }},
+		{"connectorMcuCount", "4", func(c Config) bool { return c.ConnectorMcuCount == 4 }},
+		{"connectorMcuCount", 8.0, func(c Config) bool { return c.ConnectorMcuCount == 8 }},
+		{"mskInstanceType", "kafka.m7g.large", func(c Config) bool { return c.MskInstanceType == "kafka.m7g.large" }},
+		{"mwaaEnvironmentClass", "MW1.MICRO", func(c Config) bool { return c.MwaaEnvironmentClass == "mw1.micro" }},
+		{"proxyInstanceType", "t4g.small", func(c Config) bool { return c.ProxyInstanceType == "t4g.small" }},
+		{"proxyInstanceType", "m7i-flex.large", func(c Config) bool { return c.ProxyInstanceType == "m7i-flex.large" }},
+		{"proxyInstanceType", "c7gd.16xlarge", func(c Config) bool { return true }},
+		{"firehoseBufferSeconds", 0.0, func(c Config) bool { return c.FirehoseBufferSeconds == 0 }},
+		{"firehoseBufferMiB", 128.0, func(c Config) bool { return c.FirehoseBufferMiB == 128 }},
+		{"availabilityZones", "us-east-1a,us-east-1b", func(c Config) bool { return len(c.AZs()) == 2 }},
+		{"availabilityZones", []interface{}{"eu-west-1b", "eu-west-1c"}, func(c Config) bool { return c.AZs()[1] == "eu-west-1c" }},
+		{"apiGatewayCloudWatchRole", "false", func(c Config) bool { return !c.ApiGatewayCloudWatchRole }},
+	} {
+		c, err := LoadConfig(fakeContext{tc.key: tc.value})
+		if err != nil {
+			t.Errorf("%s=%v: %v", tc.key, tc.value, err)
+			continue
+		}
+		if !tc.check(c) {
+			t.Errorf("%s=%v: got %+v", tc.key, tc.value, c)
+		}
+	}
+}
+
+// A key pinpipe does not know stops the synth, naming the key and the known key nearest to it;
+// CDK's own keys (feature flags, lookups, the CLI's) pass.
+func TestLoadConfigRefusesUnknownKeys(t *testing.T) {
+	for _, tc := range []struct{ key, near string }{
+		{"userdId", "userId"},
+		{"userid", "userId"},
+		{"flushsize", "flushSize"},
+		{"flushSzie", "flushSize"},
+		{"connectorMcu", "connectorMcuCount"},
+		{"firehoseBufferMib", "firehoseBufferMiB"},
+		{"kafkaVerison", "kafkaVersion"},
+		{"schedular", "scheduler"},
+		{"emulater", "emulator"},
+		{"something-else-entirely", ""},
+	} {
+		_, err := LoadConfig(fakeContext{tc.key: "x"})
+		if err == nil {
+			t.Errorf("%s: accepted", tc.key)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, `"`+tc.key+`"`) {
+			t.Errorf("%s: error does not name the key: %v", tc.key, err)
+		}
+		if tc.near != "" && !strings.Contains(msg, `did you mean "`+tc.near+`"`) {
+			t.Errorf("%s: error does not suggest %q: %v", tc.key, tc.near, err)
+		}
+		if tc.near == "" && !strings.Contains(msg, "known: userId") {
+			t.Errorf("%s: error does not list the known keys: %v", tc.key, err)
+		}
+	}
+	cdk := fakeContext{
+		"@aws-cdk/aws-iam:minimizePolicies":                          true,
+		"aws:cdk:enable-path-metadata":                               true,
+		"aws:cdk:bundling-stacks":                                    []interface{}{"**"},
+		"availability-zones:account=123456789012:region=eu-west-1":   []interface{}{"eu-west-1a"},
+		"acknowledged-issue-numbers":                                 []interface{}{32775.0},
+		"cli-telemetry":                                              false,
+		"cdk-migrate":                                                true,
+		"ssm:account=123456789012:parameterName=/x:region=eu-west-1": "v",
+	}
+	if _, err := LoadConfig(cdk); err != nil {
+		t.Errorf("CDK's own context refused: %v", err)
+	}
+}
+
+// The configuration with every key absent is valid, and each key's default is its tag's.
+func TestDefaultConfigValid(t *testing.T) {
+	c := DefaultConfig()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.KafkaVersion != "3.6.0" || c.ConnectorMcuCount != 1 || !c.ManageTopics || !c.ApiGatewayCloudWatchRole || c.AvailabilityZones != "" {
+		t.Errorf("defaults changed: %+v", c)
+	}
+}
+
+// Every key has an example: a valid value other than its default. The CDK tests synthesize with
+// all of them at once, so they are loaded here together too.
+func TestContextExamples(t *testing.T) {
+	def := DefaultConfig()
+	ctx := fakeContext{}
+	for key, ex := range ContextExamples() {
+		if ex == "" {
+			t.Errorf("context %q has no example tag", key)
+		}
+		if key != "connectorZipPath" { // a path relative to the repository root; the CDK tests check it
+			ctx[key] = ex
+		}
+	}
+	c, err := LoadConfig(ctx)
+	if err != nil {
+		t.Fatalf("the examples together: %v", err)
+	}
+	v, d := reflect.ValueOf(c), reflect.ValueOf(def)
+	for _, s := range settings {
+		if s.key != "connectorZipPath" && v.Field(s.index).Interface() == d.Field(s.index).Interface() {
+			t.Errorf("example of %q is its default", s.key)
+		}
+	}
+}
+
 // An error names where the bad value came from: cdk.json, or -c on the command line.
 func TestLoadConfigNamesTheSource(t *testing.T) {
 	dir := t.TempDir()
@@ -169,6 +334,7 @@ func TestLoadConfigNamesTheSource(t *testing.T) {
 		{fakeContext{"flushSize": "eleven"}, `the command line (-c flushSize=eleven): context "flushSize": want a whole number`},
 		{fakeContext{"natGateways": "5"}, `the command line (-c natGateways=5): context "natGateways": 5 is out of range [1, 2]`},
 		{fakeContext{"natGateways": 1.0, "scheduler": "cron"}, `the command line (-c scheduler=cron): context "scheduler"`},
+		{fakeContext{"userdId": "x"}, `the command line (-c userdId=x): context "userdId": not a pinpipe setting; did you mean "userId"?`},
 	} {
 		_, err := LoadConfig(tc.ctx)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

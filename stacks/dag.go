@@ -40,6 +40,14 @@ var dagTemplate = template.Must(template.New("batch_dag.py").Option("missingkey=
 	},
 }).Parse(batchDagTemplate))
 
+// DagID is the id of the batch DAG of userID, "<userId>_dag" (Airflow DAG ids may hold '-').
+func DagID(userID string) string { return userID + "_dag" }
+
+// DagFileName is the file the batch DAG of userID is uploaded as, "pinpipe_<userId>_dag.py" with
+// each '-' as '_': Airflow imports a DAG file as a Python module, and a module name may hold no
+// '-' and not start with a digit, as a user id may.
+func DagFileName(userID string) string { return "pinpipe_" + glueID(userID) + "_dag.py" }
+
 // Render returns the DAG file's Python source.
 func (d BatchDag) Render() (string, error) {
 	switch {

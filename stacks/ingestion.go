@@ -1,12 +1,10 @@
 package stacks
 
 import (
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -24,6 +22,7 @@ import (
 
 	"github.com/pinpipe/pinpipe/constructs/golambda"
 	"github.com/pinpipe/pinpipe/constructs/kinesisapi"
+	"github.com/pinpipe/pinpipe/constructs/physicalname"
 	"github.com/pinpipe/pinpipe/record"
 )
 
@@ -127,13 +126,14 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 	// The role's own ARN goes into the IAM login module (awsRoleArn), which assumes it from the
 	// instance profile's session: the role trusts itself for that, by name, so the ARN is known
 	// before the role exists.
-	roleName := cfg.Name("rest-proxy")
+	// IAM role names are account-wide: the name holds the region.
+	roleName := cfg.GlobalName("rest-proxy")
 	roleArn := awscdk.Fn_Join(jsii.String(""), &[]*string{
 		jsii.String("arn:"), awscdk.Aws_PARTITION(), jsii.String(":iam::"), awscdk.Aws_ACCOUNT_ID(),
-		jsii.String(":role/" + roleName),
+		jsii.String(":role/"), roleName,
 	})
 	s.ProxyRole = awsiam.NewRole(stack, jsii.String("ProxyRole"), &awsiam.RoleProps{
-		RoleName:    jsii.String(roleName),
+		RoleName:    roleName,
 		Description: jsii.String("Kafka client and REST proxy: produce to the " + cfg.UserID + " topics; SSM sessions"),
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
 		ManagedPolicies: &[]awsiam.IManagedPolicy{
@@ -157,14 +157,12 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("ProxySG"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
-		Description:      jsii.String("REST proxy instance: port 8082 from the VPC (the internal NLB) only"),
+		Description:      jsii.String("REST proxy instance: port 8082 from the security group of the internal NLB only"),
 		AllowAllOutbound: jsii.Bool(true),
 	})
-	sg.AddIngressRule(awsec2.Peer_Ipv4(vpc.VpcCidrBlock()), awsec2.Port_Tcp(jsii.Number(RestProxyPort)),
-		jsii.String("REST proxy from the internal NLB"), nil)
 
 	userData := awsec2.UserData_Custom(jsii.String(restProxyScript(map[string]string{
-		"KAFKA_VERSION":        cfg.KafkaVersion,
+		"KAFKA_VERSION":        cfg.KafkaClientVersion(),
 		"SCALA_VERSION":        "2.13",
 		"MSK_IAM_AUTH_VERSION": cfg.MskIamAuthVersion,
 		"CONFLUENT_VERSION":    cfg.ConfluentVersion,
@@ -173,12 +171,20 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 		"REST_PORT":            fmt.Sprint(RestProxyPort),
 		"AWS_REGION":           *awscdk.Aws_REGION(),
 	})))
+	// The image's architecture follows the instance type's (t4g, m7g, … are Graviton).
+	instanceType := awsec2.NewInstanceType(jsii.String(cfg.ProxyInstanceType))
+	cpuType := awsec2.AmazonLinuxCpuType_X86_64
+	if instanceType.Architecture() == awsec2.InstanceArchitecture_ARM_64 {
+		cpuType = awsec2.AmazonLinuxCpuType_ARM_64
+	}
 	s.ProxyInstance = awsec2.NewInstance(stack, jsii.String("Proxy"), &awsec2.InstanceProps{
-		InstanceName:              jsii.String(cfg.Name("rest-proxy")),
-		Vpc:                       vpc,
-		VpcSubnets:                private,
-		InstanceType:              awsec2.NewInstanceType(jsii.String(cfg.ProxyInstanceType)),
-		MachineImage:              awsec2.MachineImage_LatestAmazonLinux2023(nil),
+		InstanceName: jsii.String(cfg.Name("rest-proxy")),
+		Vpc:          vpc,
+		VpcSubnets:   private,
+		InstanceType: instanceType,
+		MachineImage: awsec2.MachineImage_LatestAmazonLinux2023(&awsec2.AmazonLinux2023ImageSsmParameterProps{
+			CpuType: cpuType,
+		}),
 		Role:                      s.ProxyRole,
 		SecurityGroup:             sg,
 		RequireImdsv2:             jsii.Bool(true),
@@ -194,17 +200,27 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 		}},
 	})
 	s.ProxyInstance.AddSecurityGroup(kafka.ClientSecurityGroup)
+	// The subnet places the instance; CDK also writes the subnet's AZ when it is known (the
+	// availabilityZones context), which CloudFormation's linter flags as hard-coded (W3010).
+	s.ProxyInstance.Instance().AddPropertyDeletionOverride(jsii.String("AvailabilityZone"))
 	nagSuppress(s.ProxyInstance, "AwsSolutions-EC28",
 		"five-minute basic monitoring is enough for one stateless proxy; detailed monitoring costs about $2/month")
 	nagSuppress(s.ProxyInstance, "AwsSolutions-EC29",
 		"stateless: CloudFormation re-creates it from its user data; termination protection would only block `cdk destroy`")
 
+	// The NLB has a security group (CDK's default under the networkLoadBalancerWithSecurityGroup
+	// flag) with no ingress rule: nothing in the VPC reaches it directly. The API's VPC Link
+	// reaches it through PrivateLink, whose traffic the group does not filter
+	// (EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic off). Its only egress is to the proxy.
 	s.LoadBalancer = awselasticloadbalancingv2.NewNetworkLoadBalancer(stack, jsii.String("Nlb"), &awselasticloadbalancingv2.NetworkLoadBalancerProps{
 		Vpc:              vpc,
 		VpcSubnets:       private,
 		InternetFacing:   jsii.Bool(false),
 		CrossZoneEnabled: jsii.Bool(true),
+		EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: jsii.Bool(false),
 	})
+	s.LoadBalancer.Connections().AllowTo(sg, awsec2.Port_Tcp(jsii.Number(RestProxyPort)),
+		jsii.String("REST proxy traffic and health checks from the internal NLB"))
 	s.LoadBalancer.AddListener(jsii.String("Http"), &awselasticloadbalancingv2.BaseNetworkListenerProps{
 		Port:     jsii.Number(80),
 		Protocol: awselasticloadbalancingv2.Protocol_TCP,
@@ -251,35 +267,40 @@ func restProxyScript(vars map[string]string) string {
 // s3Sink declares the MSK Connect custom plugin (the connector zip) and the S3 sink connector.
 func (s *IngestionStack) s3Sink(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, storage *StorageStack, private *awsec2.SubnetSelection) {
 	stack := s.Stack
-	// Custom plugins and connectors are replaced, never updated, when what they are made of
-	// changes, and their names must be unique: each name ends in a digest of its inputs, so a
-	// replacement gets a new name and CloudFormation can create it before deleting the old one.
+	// Custom plugins and connectors are replaced, never updated, when one of their create-only
+	// properties changes (for a connector nearly all of them: bootstrap servers, subnets,
+	// security groups, log delivery, role, plugin, configuration), and their names must be
+	// unique: each name ends in a deploy-time digest of those properties, so a replacement gets
+	// a new name and CloudFormation can create it before deleting the old one.
 	var bucketArn, key *string
-	source := []string{cfg.ConnectorDownloadURL(), cfg.ConnectorSha256}
 	if cfg.ConnectorZipPath != "" {
 		// A local zip: uploaded as a CDK asset, which the plugin reads from the asset bucket.
 		path, err := filepath.Abs(cfg.ConnectorZipPath)
 		if err != nil {
 			panic(fmt.Sprintf("cdk.json context \"connectorZipPath\": %v", err))
 		}
-		zip, err := os.ReadFile(path)
-		if err != nil {
-			panic(fmt.Sprintf("cdk.json context \"connectorZipPath\": %v", err))
-		}
-		source = []string{string(zip)}
 		asset := awss3assets.NewAsset(stack, jsii.String("ConnectorZip"), &awss3assets.AssetProps{Path: jsii.String(path)})
 		bucketArn, key = asset.Bucket().BucketArn(), asset.S3ObjectKey()
 	} else {
 		bucketArn, key = s.connectorZip(cfg, storage)
 	}
-	pluginName := cfg.Name("s3-sink-" + strings.ReplaceAll(cfg.ConnectorVersion, ".", "-") + "-" + digest(source...))
-	s.Plugin = awskafkaconnect.NewCfnCustomPlugin(stack, jsii.String("S3SinkPlugin"), &awskafkaconnect.CfnCustomPluginProps{
-		Name:        jsii.String(pluginName),
-		Description: jsii.String("Confluent S3 sink connector " + cfg.ConnectorVersion),
-		ContentType: jsii.String("ZIP"),
-		Location: &awskafkaconnect.CfnCustomPlugin_CustomPluginLocationProperty{
-			S3Location: &awskafkaconnect.CfnCustomPlugin_S3LocationProperty{BucketArn: bucketArn, FileKey: key},
+	pluginDescription := jsii.String("Confluent S3 sink connector " + cfg.ConnectorVersion)
+	pluginType := jsii.String("ZIP")
+	pluginLocation := &awskafkaconnect.CfnCustomPlugin_CustomPluginLocationProperty{
+		S3Location: &awskafkaconnect.CfnCustomPlugin_S3LocationProperty{BucketArn: bucketArn, FileKey: key},
+	}
+	pluginName := physicalname.New(stack, "S3SinkPluginName", &physicalname.Props{
+		Prefix:    cfg.Name("s3-sink-" + strings.ReplaceAll(cfg.ConnectorVersion, ".", "-")),
+		MaxLength: 128,
+		Inputs: map[string]interface{}{
+			"/Description": pluginDescription, "/ContentType": pluginType, "/Location": pluginLocation,
 		},
+	})
+	s.Plugin = awskafkaconnect.NewCfnCustomPlugin(stack, jsii.String("S3SinkPlugin"), &awskafkaconnect.CfnCustomPluginProps{
+		Name:        pluginName.Name,
+		Description: pluginDescription,
+		ContentType: pluginType,
+		Location:    pluginLocation,
 	})
 
 	s.ConnectorRole = awsiam.NewRole(stack, jsii.String("ConnectorRole"), &awsiam.RoleProps{
@@ -290,16 +311,23 @@ func (s *IngestionStack) s3Sink(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, 
 			},
 		}),
 	})
-	// Consumer group connect-<connector name>; MSK Connect's internal topics and groups.
+	// Consumer group connect-<connector name>; MSK Connect's internal topics and groups, under
+	// both of the prefixes MSK Connect uses for them.
 	kafka.GrantConsume(s.ConnectorRole, "connect-*")
+	internal := make([]*string, 0, 2*len(MskConnectInternalPrefixes))
+	internalGroups := make([]*string, 0, len(MskConnectInternalPrefixes))
+	for _, p := range MskConnectInternalPrefixes {
+		internal = append(internal, kafka.TopicArn(p+"*"))
+		internalGroups = append(internalGroups, kafka.GroupArn(p+"*"))
+	}
 	s.ConnectorRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions: jsii.Strings("kafka-cluster:CreateTopic", "kafka-cluster:DescribeTopic",
 			"kafka-cluster:ReadData", "kafka-cluster:WriteData"),
-		Resources: &[]*string{kafka.TopicArn("__amazon_msk_connect_*")},
+		Resources: &internal,
 	}))
 	s.ConnectorRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"),
-		Resources: &[]*string{kafka.GroupArn("__amazon_msk_connect_*")},
+		Resources: &internalGroups,
 	}))
 	sink := storage.SinkBucket
 	s.ConnectorRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
@@ -310,7 +338,7 @@ func (s *IngestionStack) s3Sink(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, 
 		Actions:   jsii.Strings("s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
 		Resources: &[]*string{sink.ArnForObjects(jsii.String("topics/*"))},
 	}))
-	kafka.NagSuppressKafkaWildcards(s.ConnectorRole, "connect-", "__amazon_msk_connect_")
+	kafka.NagSuppressKafkaWildcards(s.ConnectorRole, append([]string{"connect-"}, MskConnectInternalPrefixes...)...)
 	nagSuppress(s.ConnectorRole, "AwsSolutions-IAM5",
 		"the sink writes objects it names itself (topics/<topic>/partition=<p>/...) under topics/ of the sink bucket",
 		`/^Resource::<Sink[0-9A-F]*\.Arn>\/topics\/\*$/`)
@@ -320,12 +348,12 @@ func (s *IngestionStack) s3Sink(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, 
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
 	subnets := vpc.SelectSubnets(private).SubnetIds
-	s.Connector = awskafkaconnect.NewCfnConnector(stack, jsii.String("S3Sink"), &awskafkaconnect.CfnConnectorProps{
-		ConnectorName: jsii.String(cfg.Name("s3-sink-" + digest(pluginName, fmt.Sprint(cfg.FlushSize),
-			fmt.Sprint(cfg.ConnectorMcuCount), fmt.Sprint(cfg.ConnectorWorkers)))),
-		ConnectorDescription: jsii.String("Copies the " + cfg.UserID + " topics to s3://<sink bucket>/topics/"),
-		KafkaConnectVersion:  jsii.String("2.7.1"),
-		KafkaCluster: &awskafkaconnect.CfnConnector_KafkaClusterProperty{
+	// Every create-only property of the connector, once: declared with these values and named
+	// after them. Only Capacity may change in place.
+	createOnly := map[string]interface{}{
+		"/ConnectorDescription": jsii.String("Copies the " + cfg.UserID + " topics to s3://<sink bucket>/topics/"),
+		"/KafkaConnectVersion":  jsii.String("2.7.1"),
+		"/KafkaCluster": &awskafkaconnect.CfnConnector_KafkaClusterProperty{
 			ApacheKafkaCluster: &awskafkaconnect.CfnConnector_ApacheKafkaClusterProperty{
 				BootstrapServers: kafka.BootstrapBrokers,
 				Vpc: &awskafkaconnect.CfnConnector_VpcProperty{
@@ -334,36 +362,66 @@ func (s *IngestionStack) s3Sink(cfg Config, vpc awsec2.IVpc, kafka *KafkaStack, 
 				},
 			},
 		},
-		KafkaClusterClientAuthentication: &awskafkaconnect.CfnConnector_KafkaClusterClientAuthenticationProperty{
+		"/KafkaClusterClientAuthentication": &awskafkaconnect.CfnConnector_KafkaClusterClientAuthenticationProperty{
 			AuthenticationType: jsii.String("IAM"),
 		},
-		KafkaClusterEncryptionInTransit: &awskafkaconnect.CfnConnector_KafkaClusterEncryptionInTransitProperty{
+		"/KafkaClusterEncryptionInTransit": &awskafkaconnect.CfnConnector_KafkaClusterEncryptionInTransitProperty{
 			EncryptionType: jsii.String("TLS"),
 		},
-		Capacity: &awskafkaconnect.CfnConnector_CapacityProperty{
-			ProvisionedCapacity: &awskafkaconnect.CfnConnector_ProvisionedCapacityProperty{
-				McuCount:    jsii.Number(float64(cfg.ConnectorMcuCount)),
-				WorkerCount: jsii.Number(float64(cfg.ConnectorWorkers)),
-			},
-		},
-		ConnectorConfiguration: SinkConnectorConfig(cfg, sink.BucketName(), awscdk.Aws_REGION()),
-		LogDelivery: &awskafkaconnect.CfnConnector_LogDeliveryProperty{
+		"/ConnectorConfiguration": SinkConnectorConfig(cfg, sink.BucketName(), awscdk.Aws_REGION()),
+		"/LogDelivery": &awskafkaconnect.CfnConnector_LogDeliveryProperty{
 			WorkerLogDelivery: &awskafkaconnect.CfnConnector_WorkerLogDeliveryProperty{
 				CloudWatchLogs: &awskafkaconnect.CfnConnector_CloudWatchLogsLogDeliveryProperty{
 					Enabled: jsii.Bool(true), LogGroup: logs.LogGroupName(),
 				},
 			},
 		},
-		Plugins: &[]*awskafkaconnect.CfnConnector_PluginProperty{{
+		"/Plugins": &[]*awskafkaconnect.CfnConnector_PluginProperty{{
 			CustomPlugin: &awskafkaconnect.CfnConnector_CustomPluginProperty{
 				CustomPluginArn: s.Plugin.AttrCustomPluginArn(),
 				Revision:        s.Plugin.AttrRevision(),
 			},
 		}},
+		"/ServiceExecutionRoleArn": s.ConnectorRole.RoleArn(),
+	}
+	connectorName := physicalname.New(stack, "S3SinkName", &physicalname.Props{
+		Prefix: cfg.Name("s3-sink"), MaxLength: 128, Inputs: createOnly,
+	})
+	s.Connector = awskafkaconnect.NewCfnConnector(stack, jsii.String("S3Sink"), &awskafkaconnect.CfnConnectorProps{
+		ConnectorName:                    connectorName.Name,
+		ConnectorDescription:             createOnly["/ConnectorDescription"].(*string),
+		KafkaConnectVersion:              createOnly["/KafkaConnectVersion"].(*string),
+		KafkaCluster:                     createOnly["/KafkaCluster"],
+		KafkaClusterClientAuthentication: createOnly["/KafkaClusterClientAuthentication"],
+		KafkaClusterEncryptionInTransit:  createOnly["/KafkaClusterEncryptionInTransit"],
+		Capacity: &awskafkaconnect.CfnConnector_CapacityProperty{
+			ProvisionedCapacity: &awskafkaconnect.CfnConnector_ProvisionedCapacityProperty{
+				McuCount:    jsii.Number(float64(cfg.ConnectorMcuCount)),
+				WorkerCount: jsii.Number(float64(cfg.ConnectorWorkers)),
+			},
+		},
+		ConnectorConfiguration:  createOnly["/ConnectorConfiguration"],
+		LogDelivery:             createOnly["/LogDelivery"],
+		Plugins:                 createOnly["/Plugins"],
 		ServiceExecutionRoleArn: s.ConnectorRole.RoleArn(),
 	})
 	// The role's policy must exist before the connector starts reading.
 	s.Connector.Node().AddDependency(s.ConnectorRole)
+}
+
+// MskConnectInternalPrefixes name the topics and consumer groups MSK Connect keeps a connector's
+// offsets, configuration and status in: __amazon_msk_connect_* and __msk_connect_*.
+var MskConnectInternalPrefixes = []string{"__amazon_msk_connect_", "__msk_connect_"}
+
+// TopicsRegex is the sink's topics.regex: exactly the user's three topics. Kafka Connect
+// matches the whole topic name (Java's Pattern.matches), and the dot is escaped, so the regex
+// of user demo matches demo.pin but neither demo2.pin nor demoxpin.
+func TopicsRegex(userID string) string {
+	kinds := make([]string, len(record.Kinds))
+	for i, k := range record.Kinds {
+		kinds[i] = regexp.QuoteMeta(string(k))
+	}
+	return "^" + regexp.QuoteMeta(userID) + `\.(` + strings.Join(kinds, "|") + ")$"
 }
 
 // SinkConnectorConfig is the original pipeline's S3 sink configuration with this deployment's
@@ -378,7 +436,7 @@ func SinkConnectorConfig(cfg Config, bucket, region *string) *map[string]*string
 		"flush.size":                     jsii.String(fmt.Sprint(cfg.FlushSize)),
 		"schema.compatibility":           jsii.String("NONE"),
 		"tasks.max":                      jsii.String("3"),
-		"topics.regex":                   jsii.String(cfg.UserID + ".*"),
+		"topics.regex":                   jsii.String(TopicsRegex(cfg.UserID)),
 		"format.class":                   jsii.String("io.confluent.connect.s3.format.json.JsonFormat"),
 		"partitioner.class":              jsii.String("io.confluent.connect.storage.partitioner.DefaultPartitioner"),
 		"value.converter.schemas.enable": jsii.String("false"),
@@ -421,13 +479,4 @@ func (s *IngestionStack) connectorZip(cfg Config, storage *StorageStack) (bucket
 		Description: jsii.String("SHA-256 of the connector zip that was downloaded (pin it with the connectorSha256 context)"),
 	})
 	return storage.SinkBucket.BucketArn(), res.GetAttString(jsii.String("Key"))
-}
-
-// digest is a short, stable digest of parts, for names that must change with their inputs.
-func digest(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))[:8]
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/pinpipe/pinpipe/constructs/physicalname"
 	"github.com/pinpipe/pinpipe/record"
 )
 
@@ -82,14 +83,27 @@ func NewKafkaStack(scope constructs.Construct, id string, props *KafkaStackProps
 			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 		})
 		private := props.Vpc.SelectSubnets(&awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS})
+		brokerSGs := &[]*string{brokerSG.SecurityGroupId()}
+		inCluster := jsii.Bool(true)
+		// The cluster is replaced when its subnets (the availabilityZones context), security
+		// groups or in-cluster encryption change: its name follows them (constructs/physicalname).
+		name := physicalname.New(stack, "ClusterName", &physicalname.Props{
+			Prefix:    cfg.Name("kafka"),
+			MaxLength: 64,
+			Inputs: map[string]interface{}{
+				"/BrokerNodeGroupInfo/ClientSubnets":            private.SubnetIds,
+				"/BrokerNodeGroupInfo/SecurityGroups":           brokerSGs,
+				"/EncryptionInfo/EncryptionInTransit/InCluster": inCluster,
+			},
+		})
 		s.Cluster = awsmsk.NewCfnCluster(stack, jsii.String("Cluster"), &awsmsk.CfnClusterProps{
-			ClusterName:         jsii.String(cfg.Name("kafka")),
+			ClusterName:         name.Name,
 			KafkaVersion:        jsii.String(cfg.KafkaVersion),
 			NumberOfBrokerNodes: jsii.Number(2),
 			BrokerNodeGroupInfo: &awsmsk.CfnCluster_BrokerNodeGroupInfoProperty{
 				ClientSubnets:  private.SubnetIds,
 				InstanceType:   jsii.String(cfg.MskInstanceType),
-				SecurityGroups: &[]*string{brokerSG.SecurityGroupId()},
+				SecurityGroups: brokerSGs,
 				StorageInfo: &awsmsk.CfnCluster_StorageInfoProperty{
 					EbsStorageInfo: &awsmsk.CfnCluster_EBSStorageInfoProperty{VolumeSize: jsii.Number(float64(cfg.MskVolumeGiB))},
 				},
@@ -103,7 +117,7 @@ func NewKafkaStack(scope constructs.Construct, id string, props *KafkaStackProps
 			EncryptionInfo: &awsmsk.CfnCluster_EncryptionInfoProperty{
 				EncryptionInTransit: &awsmsk.CfnCluster_EncryptionInTransitProperty{
 					ClientBroker: jsii.String("TLS"),
-					InCluster:    jsii.Bool(true),
+					InCluster:    inCluster,
 				},
 			},
 			LoggingInfo: &awsmsk.CfnCluster_LoggingInfoProperty{
@@ -139,6 +153,12 @@ func NewKafkaStack(scope constructs.Construct, id string, props *KafkaStackProps
 		OutputPaths:        &[]*string{jsii.String("BootstrapBrokerStringSaslIam")},
 	}
 	bootstrap := customresources.NewAwsCustomResource(stack, jsii.String("BootstrapBrokers"), &customresources.AwsCustomResourceProps{
+		// Its own log group, kept a month and deleted with the stack (CDK's default for its
+		// provider is two years, retained).
+		LogGroup: awslogs.NewLogGroup(stack, jsii.String("BootstrapBrokersLogs"), &awslogs.LogGroupProps{
+			Retention:     awslogs.RetentionDays_ONE_MONTH,
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		}),
 		OnCreate:            call,
 		OnUpdate:            call,
 		InstallLatestAwsSdk: jsii.Bool(false),

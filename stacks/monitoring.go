@@ -25,7 +25,7 @@ type MonitoringStackProps struct {
 	EcsClusterArn *string
 }
 
-// MonitoringStack is the dashboard pinpipe-<userId>-dashboard and the alarms.
+// MonitoringStack is the dashboard pinpipe-<userId>-dashboard-<region> and the alarms.
 type MonitoringStack struct {
 	awscdk.Stack
 	Monitoring *monitoring.Monitoring
@@ -49,6 +49,7 @@ func NewMonitoringStack(scope constructs.Construct, id string, props *Monitoring
 	s := &MonitoringStack{Stack: stack}
 	s.Monitoring = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		Name:            cfg.Name("dashboard"),
+		DashboardName:   cfg.GlobalName("dashboard"),
 		Api:             props.Api,
 		Streams:         streams,
 		DeliveryStreams: delivery,
@@ -57,7 +58,10 @@ func NewMonitoringStack(scope constructs.Construct, id string, props *Monitoring
 		AlarmEmail:      cfg.AlarmEmail,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("Dashboard"), &awscdk.CfnOutputProps{
-		Value: jsii.String("https://console.aws.amazon.com/cloudwatch/home#dashboards/dashboard/" + cfg.Name("dashboard")),
+		Value: awscdk.Fn_Join(jsii.String(""), &[]*string{
+			jsii.String("https://console.aws.amazon.com/cloudwatch/home?region="), awscdk.Aws_REGION(),
+			jsii.String("#dashboards/dashboard/"), s.Monitoring.Dashboard.DashboardName(),
+		}),
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{Value: s.Monitoring.Topic.TopicArn()})
 	return s

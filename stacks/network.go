@@ -33,10 +33,9 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 		Retention:     awslogs.RetentionDays_ONE_MONTH,
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	s.Vpc = awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
+	vp := &awsec2.VpcProps{
 		VpcName:     jsii.String(cfg.Name("vpc")),
 		IpAddresses: awsec2.IpAddresses_Cidr(jsii.String("10.40.0.0/16")),
-		MaxAzs:      jsii.Number(2),
 		NatGateways: jsii.Number(float64(cfg.NatGateways)),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
 			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
@@ -51,6 +50,14 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 				TrafficType: awsec2.FlowLogTrafficType_ALL,
 			},
 		},
-	})
+	}
+	// Two AZs: the region's first two, or the two the availabilityZones context names (not
+	// every AZ offers every MSK broker size, e.g. no broker runs in use1-az3).
+	if azs := cfg.AZs(); len(azs) > 0 {
+		vp.AvailabilityZones = jsii.Strings(azs...)
+	} else {
+		vp.MaxAzs = jsii.Number(2)
+	}
+	s.Vpc = awsec2.NewVpc(stack, jsii.String("Vpc"), vp)
 	return s
 }

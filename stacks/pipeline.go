@@ -11,7 +11,10 @@ import (
 // Pipeline is every stack of the app. The stateful stacks (Network, Storage, Kafka) hold what
 // cannot be re-created without loss or long waits; the stateless ones reference them.
 type Pipeline struct {
-	Config    Config
+	Config Config
+	// Account is the account-level settings stack (shared by every userId); nil when the
+	// apiGatewayCloudWatchRole context key is false.
+	Account   *AccountStack
 	Network   *NetworkStack
 	Storage   *StorageStack
 	Kafka     *KafkaStack
@@ -37,7 +40,11 @@ func NewPipeline(scope constructs.Construct, cfg Config) *Pipeline {
 	p := &Pipeline{Config: cfg}
 	base := cfg.StackProps()
 	awscdk.Tags_Of(scope).Add(jsii.String("project"), jsii.String("pinpipe"), nil)
-	awscdk.Tags_Of(scope).Add(jsii.String("pinpipe:user"), jsii.String(cfg.UserID), nil)
+	awscdk.Tags_Of(scope).Add(jsii.String(userTag), jsii.String(cfg.UserID), nil)
+
+	if cfg.ApiGatewayCloudWatchRole {
+		p.Account = NewAccountStack(scope, &base)
+	}
 
 	p.Network = NewNetworkStack(scope, cfg.StackID("Network"), &NetworkStackProps{StackProps: base, Config: cfg})
 	p.Storage = NewStorageStack(scope, cfg.StackID("Storage"), &StorageStackProps{StackProps: base, Config: cfg})
@@ -47,6 +54,9 @@ func NewPipeline(scope constructs.Construct, cfg Config) *Pipeline {
 	p.Ingestion = NewIngestionStack(scope, cfg.StackID("Ingestion"), &IngestionStackProps{
 		StackProps: base, Config: cfg, Network: p.Network, Storage: p.Storage, Kafka: p.Kafka,
 	})
+	if p.Account != nil {
+		p.Ingestion.AddStackDependency(p.Account.Stack, jsii.String("the API stage logs to CloudWatch, which needs the account's API Gateway role"))
+	}
 	p.addProcessing(scope, base)
 	if cfg.GithubRepo != "" {
 		qualifier, _ := scope.Node().TryGetContext(jsii.String("@aws-cdk/core:bootstrapQualifier")).(string)
@@ -55,6 +65,9 @@ func NewPipeline(scope constructs.Construct, cfg Config) *Pipeline {
 	}
 	return p
 }
+
+// userTag is the tag that names the userId a resource belongs to.
+const userTag = "pinpipe:user"
 
 // StackID is the construct id (and CloudFormation stack name) of a stack: Pinpipe-<userId>-<name>.
 func (c Config) StackID(name string) string { return fmt.Sprintf("Pinpipe-%s-%s", c.UserID, name) }

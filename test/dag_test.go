@@ -50,10 +50,22 @@ func onlyResource(t *testing.T, tmpl map[string]interface{}, typ string, match f
 
 // The DAG uploaded to MWAA, with its deploy-time values standing in as named expressions,
 // compiles and, imported under stub airflow modules, declares exactly the expected DAG and task
-// with the stack's own cluster, task definition, subnets, security group and log group.
+// with the stack's own cluster, task definition, subnets, security group and log group; its
+// file name is a Python module name, which Python itself confirms. Also for a userId with a
+// hyphen (issue 9, finding 3: userId=team-a failed to synthesize in mwaa mode).
 func TestBatchDag(t *testing.T) {
+	for _, ctx := range []map[string]interface{}{nil, {"userId": "team-a"}} {
+		name := "demo"
+		if ctx != nil {
+			name = ctx["userId"].(string)
+		}
+		t.Run(name, func(t *testing.T) { testBatchDag(t, ctx) })
+	}
+}
+
+func testBatchDag(t *testing.T, ctx map[string]interface{}) {
 	python := testenv.Need(t, "python3")
-	s := Synth(t, nil)
+	s := Synth(t, ctx)
 	p := s.Pipeline
 	batch := s.TemplateJSON(t, p.Batch.Stack)
 
@@ -64,9 +76,17 @@ func TestBatchDag(t *testing.T) {
 	keys := dep["SourceObjectKeys"].([]interface{})
 	require.Len(t, keys, 1)
 	assetDir := filepath.Join(s.Dir, "asset."+strings.TrimSuffix(keys[0].(string), ".zip"))
-	dagFile := s.Config.UserID + "_dag.py"
-	raw, err := os.ReadFile(filepath.Join(assetDir, dagFile))
-	require.NoError(t, err, "the deployment uploads %s", dagFile)
+	files, err := filepath.Glob(filepath.Join(assetDir, "*"))
+	require.NoError(t, err)
+	require.Len(t, files, 1, "the deployment uploads one DAG file")
+	dagFile := filepath.Base(files[0])
+	module, isPy := strings.CutSuffix(dagFile, ".py")
+	require.True(t, isPy, "%s is a .py file", dagFile)
+	// Airflow imports the file as a module: Python says whether its name can be one.
+	out, err := exec.Command(python, "-c", "import keyword,sys; n=sys.argv[1]; sys.exit(0 if n.isidentifier() and not keyword.iskeyword(n) else 1)", module).CombinedOutput()
+	require.NoError(t, err, "%s is not a Python module name: %s", dagFile, out)
+	raw, err := os.ReadFile(files[0])
+	require.NoError(t, err)
 	src := string(raw)
 	for _, markers := range dep["SourceMarkers"].([]interface{}) {
 		for marker, expr := range markers.(map[string]interface{}) {
@@ -119,7 +139,7 @@ func TestBatchDag(t *testing.T) {
 	if out, err := exec.Command(python, "-m", "py_compile", path).CombinedOutput(); err != nil {
 		t.Fatalf("the DAG does not compile: %v\n%s", err, out)
 	}
-	out, err := exec.Command(python, filepath.Join("testdata", "airflowstub", "describe_dag.py"), path).CombinedOutput()
+	out, err = exec.Command(python, filepath.Join("testdata", "airflowstub", "describe_dag.py"), path).CombinedOutput()
 	require.NoError(t, err, "importing the DAG under stub airflow: %s", out)
 	var dags []struct {
 		Kwargs map[string]interface{}

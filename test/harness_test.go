@@ -53,7 +53,9 @@ func TestMain(m *testing.M) {
 
 // Synthesis is one synthesized app.
 type Synthesis struct {
-	Config   stacks.Config
+	Config stacks.Config
+	// Context is the context the app was synthesized with (cdk.json's, overlaid by the test's).
+	Context  map[string]interface{}
 	Pipeline *stacks.Pipeline
 	// Dir is the cloud assembly directory (cdk.out of this synthesis).
 	Dir string
@@ -64,14 +66,22 @@ type Synthesis struct {
 // manifest is the part of the cloud assembly's manifest.json the helpers read.
 type manifest struct {
 	Artifacts map[string]struct {
-		Type     string                       `json:"type"`
-		Metadata map[string][]json.RawMessage `json:"metadata"`
+		Type         string                       `json:"type"`
+		Dependencies []string                     `json:"dependencies"`
+		Metadata     map[string][]json.RawMessage `json:"metadata"`
+		Properties   struct {
+			TemplateFile string `json:"templateFile"`
+			StackName    string `json:"stackName"`
+		} `json:"properties"`
 	} `json:"artifacts"`
 }
 
 var (
 	synthMu    sync.Mutex
 	synthCache = map[string]*Synthesis{}
+	// synthErrors remembers the configurations that did not synthesize, so that tests sharing
+	// one do not pay for it twice.
+	synthErrors = map[string]error{}
 )
 
 // Synth synthesizes the pipeline with the context of cdk.json overlaid by ctx (nil for the
@@ -80,25 +90,55 @@ var (
 // A synthesis that fails (bad configuration, validation errors) fails the test with its message.
 func Synth(t testing.TB, ctx map[string]interface{}) *Synthesis {
 	t.Helper()
-	key, _ := json.Marshal(ctx)
-	synthMu.Lock()
-	defer synthMu.Unlock()
-	if s, ok := synthCache[string(key)]; ok {
-		return s
-	}
-	s, err := synthesize(ctx)
+	return SynthEnv(t, Env{}, ctx)
+}
+
+// Env is the account and region a synthesis targets, as the CDK CLI passes them in
+// CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION; the zero Env is an environment-agnostic synthesis.
+type Env struct{ Account, Region string }
+
+// SynthEnv is Synth for stacks bound to env (Config.Account and Config.Region).
+func SynthEnv(t testing.TB, env Env, ctx map[string]interface{}) *Synthesis {
+	t.Helper()
+	s, err := TrySynthEnv(env, ctx)
 	if err != nil {
-		t.Fatalf("synth with context %s: %v", key, err)
+		key, _ := json.Marshal(ctx)
+		t.Fatalf("synth with context %s (env %+v): %v", key, env, err)
 	}
-	synthCache[string(key)] = s
 	return s
 }
 
+// TrySynthEnv is SynthEnv that returns the synthesis error (a configuration the app refuses, a
+// panic in a construct) instead of failing the test. Results and errors are cached alike.
+func TrySynthEnv(env Env, ctx map[string]interface{}) (*Synthesis, error) {
+	k, _ := json.Marshal(ctx)
+	key := env.Account + "/" + env.Region + " " + string(k)
+	synthMu.Lock()
+	defer synthMu.Unlock()
+	if s, ok := synthCache[key]; ok {
+		return s, nil
+	}
+	if err, ok := synthErrors[key]; ok {
+		return nil, err
+	}
+	s, err := synthesize(env, ctx)
+	if err != nil {
+		synthErrors[key] = err
+		return nil, err
+	}
+	synthCache[key] = s
+	return s, nil
+}
+
 // synthesize builds and synthesizes one app; a panic inside the CDK becomes the error.
-func synthesize(overrides map[string]interface{}) (s *Synthesis, err error) {
+func synthesize(env Env, overrides map[string]interface{}) (s *Synthesis, err error) {
+	var dir string
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%v", r)
+			s, err = nil, fmt.Errorf("%v", r)
+		}
+		if err != nil && dir != "" {
+			os.RemoveAll(dir)
 		}
 	}()
 	ctx, err := cdkContext()
@@ -108,7 +148,7 @@ func synthesize(overrides map[string]interface{}) (s *Synthesis, err error) {
 	for k, v := range overrides {
 		ctx[k] = v
 	}
-	dir, err := os.MkdirTemp("", "pinpipe-cdk-*")
+	dir, err = os.MkdirTemp("", "pinpipe-cdk-*")
 	if err != nil {
 		return nil, err
 	}
@@ -122,11 +162,47 @@ func synthesize(overrides map[string]interface{}) (s *Synthesis, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if env.Account != "" || env.Region != "" {
+		cfg.Account, cfg.Region = env.Account, env.Region
+	}
 	p := stacks.NewPipeline(app, cfg)
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	app.Synth(nil)
-	s = &Synthesis{Config: cfg, Pipeline: p, Dir: dir}
+	s = &Synthesis{Config: cfg, Context: ctx, Pipeline: p, Dir: dir}
 	return s, s.readManifest()
+}
+
+// StackTemplate is one stack of a synthesis: its CloudFormation stack name and parsed template.
+type StackTemplate struct {
+	Name     string
+	Template map[string]interface{}
+}
+
+// StackTemplates are every stack of the cloud assembly (whatever stacks the app declares),
+// sorted by name.
+func (s *Synthesis) StackTemplates(t testing.TB) []StackTemplate {
+	t.Helper()
+	var out []StackTemplate
+	for id, a := range s.manifest.Artifacts {
+		if a.Type != "aws:cloudformation:stack" {
+			continue
+		}
+		name := a.Properties.StackName
+		if name == "" {
+			name = id
+		}
+		raw, err := os.ReadFile(filepath.Join(s.Dir, a.Properties.TemplateFile))
+		if err != nil {
+			t.Fatalf("template of %s: %v", name, err)
+		}
+		var m map[string]interface{}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("template of %s: %v", name, err)
+		}
+		out = append(out, StackTemplate{Name: name, Template: m})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // readManifest loads the assembly's manifest.json (artifacts and their metadata).
@@ -363,4 +439,37 @@ func validationViolations(t testing.TB, dir string) []string {
 		}
 	}
 	return out
+}
+
+// SynthIn is SynthEnv with the account and region as separate arguments ("" for none).
+func SynthIn(t testing.TB, ctx map[string]interface{}, account, region string) *Synthesis {
+	t.Helper()
+	return SynthEnv(t, Env{Account: account, Region: region}, ctx)
+}
+
+// Templates are every stack template of the synthesis, by stack (artifact) name, read from the
+// cloud assembly: also the stacks no Pipeline field names.
+func (s *Synthesis) Templates(t testing.TB) map[string]map[string]interface{} {
+	t.Helper()
+	out := map[string]map[string]interface{}{}
+	for id, a := range s.manifest.Artifacts {
+		if a.Type != "aws:cloudformation:stack" {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(s.Dir, id+".template.json"))
+		if err != nil {
+			t.Fatalf("template of %s: %v", id, err)
+		}
+		var m map[string]interface{}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatalf("template of %s: %v", id, err)
+		}
+		out[id] = m
+	}
+	return out
+}
+
+// Dependencies are the stacks (artifact ids) the stack artifact id depends on, per the manifest.
+func (s *Synthesis) Dependencies(id string) []string {
+	return s.manifest.Artifacts[id].Dependencies
 }

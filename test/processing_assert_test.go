@@ -3,6 +3,7 @@ package test
 import (
 	"debug/elf"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -55,8 +56,11 @@ func columns(t *testing.T, table map[string]interface{}) []string {
 // tablesByName indexes a template's Glue tables by their name.
 func tablesByName(tmpl map[string]interface{}) map[string]map[string]interface{} {
 	out := map[string]map[string]interface{}{}
-	for _, r := range Resources(tmpl, "AWS::Glue::Table") {
-		out[Props(r)["TableInput"].(map[string]interface{})["Name"].(string)] = r
+	// The Iceberg tables are Custom::IcebergTable resources with AWS::Glue::Table's properties.
+	for _, typ := range []string{"AWS::Glue::Table", "Custom::IcebergTable"} {
+		for _, r := range Resources(tmpl, typ) {
+			out[Props(r)["TableInput"].(map[string]interface{})["Name"].(string)] = r
+		}
 	}
 	return out
 }
@@ -94,7 +98,9 @@ func TestStreamingTables(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Synth(t, tc.ctx)
 			tmpl := s.TemplateJSON(t, s.Pipeline.Streaming.Stack)
-			cleaner := onlyResource(t, tmpl, "AWS::Lambda::Function", func(p map[string]interface{}) bool { return p["Handler"] == "bootstrap" })
+			cleaner := onlyResource(t, tmpl, "AWS::Lambda::Function", func(p map[string]interface{}) bool {
+				return p["Handler"] == "bootstrap" && strings.HasPrefix(fmt.Sprint(p["Description"]), "Firehose transformation")
+			})
 			fn := Props(Resources(tmpl, "AWS::Lambda::Function")[cleaner])
 			assert.Equal(t, "provided.al2023", fn["Runtime"])
 			assert.Equal(t, []interface{}{"arm64"}, fn["Architectures"])
@@ -123,8 +129,21 @@ func TestStreamingTables(t *testing.T) {
 				// The table exists before the delivery stream that writes it.
 				tbl, ok := tables[table]
 				require.True(t, ok, "Glue table %s", table)
+				assert.Equal(t, "Custom::IcebergTable", tbl["Type"], "an Iceberg table whose schema changes keep it Iceberg (not an AWS::Glue::Table)")
 				assert.Equal(t, "CREATE", Props(tbl)["OpenTableFormatInput"].(map[string]interface{})["IcebergInput"].(map[string]interface{})["MetadataOperation"])
 				assert.Equal(t, tc.deletionPolicy, tbl["DeletionPolicy"])
+				assert.Equal(t, fmt.Sprint(tc.deletionPolicy == "Retain"), Props(tbl)["RetainOnDelete"])
+				for id, r := range tmpl["Resources"].(map[string]interface{}) {
+					if r.(map[string]interface{})["Type"] == "AWS::KinesisFirehose::DeliveryStream" && Props(r.(map[string]interface{}))["IcebergDestinationConfiguration"].(map[string]interface{})["DestinationTableConfigurationList"].([]interface{})[0].(map[string]interface{})["DestinationTableName"] == table {
+						tableID := ""
+						for tid, tr := range Resources(tmpl, "Custom::IcebergTable") {
+							if tr["Properties"].(map[string]interface{})["TableInput"].(map[string]interface{})["Name"] == table {
+								tableID = tid
+							}
+						}
+						assert.Contains(t, r.(map[string]interface{})["DependsOn"], tableID, "%s is created after its table", id)
+					}
+				}
 			}
 			for _, k := range record.Kinds {
 				assert.True(t, seen[record.StreamTable(s.Config.UserID, k)], "delivery stream for %s", k)
@@ -221,7 +240,9 @@ func TestGoLambdaAssets(t *testing.T) {
 	for _, ctx := range []map[string]interface{}{nil, variant} {
 		s := Synth(t, ctx)
 		tmpl := s.TemplateJSON(t, s.Pipeline.Streaming.Stack)
-		id := onlyResource(t, tmpl, "AWS::Lambda::Function", func(p map[string]interface{}) bool { return p["Handler"] == "bootstrap" })
+		id := onlyResource(t, tmpl, "AWS::Lambda::Function", func(p map[string]interface{}) bool {
+			return p["Handler"] == "bootstrap" && strings.HasPrefix(fmt.Sprint(p["Description"]), "Firehose transformation")
+		})
 		key := Props(Resources(tmpl, "AWS::Lambda::Function")[id])["Code"].(map[string]interface{})["S3Key"].(string)
 		keys = append(keys, key)
 		dir := filepath.Join(s.Dir, "asset."+strings.TrimSuffix(key, ".zip"))
@@ -436,7 +457,7 @@ func TestProcessingTeardown(t *testing.T) {
 		for id, r := range tmpl["Resources"].(map[string]interface{}) {
 			res := r.(map[string]interface{})
 			switch res["Type"] {
-			case "AWS::Glue::Database", "AWS::Glue::Table":
+			case "AWS::Glue::Database", "AWS::Glue::Table", "Custom::IcebergTable":
 				if res["DeletionPolicy"] == "Retain" {
 					continue
 				}

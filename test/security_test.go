@@ -3,14 +3,18 @@ package test
 import (
 	"encoding/json"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/stretchr/testify/assert"
 
 	"github.com/pinpipe/pinpipe/internal/testenv"
+	"github.com/pinpipe/pinpipe/stacks"
 )
 
 // variantContext turns every switch away from its default: an imported cluster, data destroyed
@@ -71,7 +75,7 @@ func TestStacksVariant(t *testing.T) {
 		})
 		ing.HasResourceProperties(jsii.String("AWS::KafkaConnect::Connector"), map[string]interface{}{
 			"ConnectorConfiguration": assertions.Match_ObjectLike(&map[string]interface{}{
-				"flush.size": "100", "topics.regex": "0ec858bf1407.*",
+				"flush.size": "100", "topics.regex": `^0ec858bf1407\.(pin|geo|user)$`,
 			}),
 		})
 		// The local zip is an asset in the CDK bootstrap bucket; no download function.
@@ -225,19 +229,48 @@ func TestProxyInstanceHardened(t *testing.T) {
 				"SubnetId":                 map[string]interface{}{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("privateSubnet1"))},
 			}},
 		})
-		tmpl.HasResourceProperties(jsii.String("AWS::EC2::SecurityGroup"), map[string]interface{}{
-			"SecurityGroupIngress": []interface{}{map[string]interface{}{
-				"CidrIp":   map[string]interface{}{"Fn::ImportValue": assertions.Match_StringLikeRegexp(jsii.String("CidrBlock"))},
-				"FromPort": 8082, "ToPort": 8082, "IpProtocol": "tcp", "Description": assertions.Match_AnyValue(),
-			}},
-		})
 		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]interface{}{
 			"Scheme": "internal", "Type": "network",
+			"SecurityGroups": []interface{}{map[string]interface{}{"Fn::GetAtt": []interface{}{"NlbSecurityGroupC8F7EAB3", "GroupId"}}},
+			"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "off",
 		})
 	})
+	// Port 8082 is open to the NLB's security group only; the NLB's group admits nothing
+	// directly (the VPC Link arrives through PrivateLink) and sends only to the proxy.
+	ing := s.TemplateJSON(t, s.Pipeline.Ingestion.Stack)
+	nlbSG := map[string]interface{}{"Fn::GetAtt": []interface{}{"NlbSecurityGroupC8F7EAB3", "GroupId"}}
+	proxySG := map[string]interface{}{"Fn::GetAtt": []interface{}{"ProxySG54E74AC9", "GroupId"}}
+	ingress := Resources(ing, "AWS::EC2::SecurityGroupIngress")
+	var to8082 []map[string]interface{}
+	for _, r := range ingress {
+		if p := Props(r); p["GroupId"] != nil && reflect.DeepEqual(p["GroupId"], proxySG) {
+			to8082 = append(to8082, p)
+		}
+	}
+	if assert.Len(t, to8082, 1, "ingress rules of the proxy's group") {
+		assert.Equal(t, nlbSG, to8082[0]["SourceSecurityGroupId"])
+		assert.EqualValues(t, 8082, to8082[0]["FromPort"])
+		assert.EqualValues(t, 8082, to8082[0]["ToPort"])
+	}
+	for id, sg := range Resources(ing, "AWS::EC2::SecurityGroup") {
+		assert.Nil(t, Props(sg)["SecurityGroupIngress"], "%s has inline ingress", id)
+	}
+	for id, r := range ingress {
+		assert.NotEqual(t, nlbSG, Props(r)["GroupId"], "%s opens the NLB's group", id)
+	}
+	egress := Resources(ing, "AWS::EC2::SecurityGroupEgress")
+	found := false
+	for _, r := range egress {
+		if p := Props(r); reflect.DeepEqual(p["GroupId"], nlbSG) {
+			found = true
+			assert.Equal(t, proxySG, p["DestinationSecurityGroupId"])
+			assert.EqualValues(t, 8082, p["FromPort"])
+		}
+	}
+	assert.True(t, found, "the NLB's group may reach the proxy on 8082")
 	// The user data carries the deploy-time bootstrap string and the role's ARN.
 	b, _ := json.Marshal(Resources(s.TemplateJSON(t, s.Pipeline.Ingestion.Stack), "AWS::EC2::Instance"))
-	for _, want := range []string{"BootstrapBrokers", "BootstrapBrokerStringSaslIam", ":role/pinpipe-demo-rest-proxy", "Restart=on-failure"} {
+	for _, want := range []string{"BootstrapBrokers", "BootstrapBrokerStringSaslIam", `":role/",{"Fn::Join":["-",["pinpipe-demo-rest-proxy",{"Ref":"AWS::Region"}]]}`, "Restart=on-failure"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("instance user data lacks %q", want)
 		}
@@ -332,7 +365,7 @@ func TestKafkaAndSink(t *testing.T) {
 				"flush.size":                     "1",
 				"schema.compatibility":           "NONE",
 				"tasks.max":                      "3",
-				"topics.regex":                   "demo.*",
+				"topics.regex":                   `^demo\.(pin|geo|user)$`,
 				"format.class":                   "io.confluent.connect.s3.format.json.JsonFormat",
 				"partitioner.class":              "io.confluent.connect.storage.partitioner.DefaultPartitioner",
 				"value.converter.schemas.enable": "false",
@@ -400,4 +433,67 @@ func TestStorageProtected(t *testing.T) {
 			})
 		}
 	})
+}
+
+// The sink reads exactly the user's three topics: topics.regex, taken from the template and
+// matched as Kafka Connect matches it (the whole topic name), accepts <userId>.pin|geo|user and
+// nothing else, not even another user whose id starts with this one's (issue 9: "demo.*" also
+// matched demo2.pin).
+func TestSinkTopicsRegex(t *testing.T) {
+	for _, ctx := range []map[string]interface{}{nil, variantContext()} {
+		s := Synth(t, ctx)
+		user := s.Config.UserID
+		conn := Resources(s.TemplateJSON(t, s.Pipeline.Ingestion.Stack), "AWS::KafkaConnect::Connector")
+		for id, r := range conn {
+			expr := Props(r)["ConnectorConfiguration"].(map[string]interface{})["topics.regex"].(string)
+			re, err := regexp.Compile("^(?:" + expr + ")$") // Pattern.matches: the whole name
+			if !assert.NoError(t, err, id) {
+				continue
+			}
+			for _, topic := range []string{user + ".pin", user + ".geo", user + ".user"} {
+				assert.True(t, re.MatchString(topic), "%s does not match %s", expr, topic)
+			}
+			for _, topic := range []string{user + "2.pin", user + "xpin", user + ".pins", user + ".pin.x", "x" + user + ".pin",
+				user + ".other", user + "-2.geo", "__amazon_msk_connect_offsets_" + user} {
+				assert.False(t, re.MatchString(topic), "%s matches %s", expr, topic)
+			}
+		}
+	}
+}
+
+// The connector role may keep MSK Connect's internal topics and groups under both of the
+// prefixes MSK Connect uses, __amazon_msk_connect_ and __msk_connect_.
+func TestConnectorInternalTopics(t *testing.T) {
+	s := Synth(t, nil)
+	ing := s.TemplateJSON(t, s.Pipeline.Ingestion.Stack)
+	granted := map[string]string{} // action -> the JSON of every resource it is granted on
+	for _, pol := range Resources(ing, "AWS::IAM::Policy") {
+		roles, _ := json.Marshal(Props(pol)["Roles"])
+		if !strings.Contains(string(roles), "ConnectorRole") {
+			continue
+		}
+		doc := Props(pol)["PolicyDocument"].(map[string]interface{})
+		for _, st := range doc["Statement"].([]interface{}) {
+			stmt := st.(map[string]interface{})
+			actions, ok := stmt["Action"].([]interface{})
+			if !ok {
+				actions = []interface{}{stmt["Action"]}
+			}
+			res, _ := json.Marshal(stmt["Resource"])
+			for _, a := range actions {
+				granted[a.(string)] += string(res)
+			}
+		}
+	}
+	for _, prefix := range stacks.MskConnectInternalPrefixes {
+		for _, a := range []string{"kafka-cluster:CreateTopic", "kafka-cluster:WriteData", "kafka-cluster:ReadData", "kafka-cluster:DescribeTopic"} {
+			assert.Contains(t, granted[a], ":topic/", a)
+			assert.Contains(t, granted[a], "/"+prefix+`*"`, "%s on %s*", a, prefix)
+		}
+		for _, a := range []string{"kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"} {
+			assert.Contains(t, granted[a], ":group/", a)
+			assert.Contains(t, granted[a], "/"+prefix+`*"`, "%s on %s*", a, prefix)
+		}
+	}
+	assert.ElementsMatch(t, []string{"__amazon_msk_connect_", "__msk_connect_"}, stacks.MskConnectInternalPrefixes)
 }

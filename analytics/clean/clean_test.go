@@ -184,8 +184,8 @@ func TestCleanStream(t *testing.T) {
 	require.Len(t, res, 3)
 	assert.Equal(t, "a", res[0].ID)
 	assert.NoError(t, res[0].Err)
-	assert.JSONEq(t, `{"ind":1,"country":"Chad","coordinates":[-1.5,2],"timestamp":"2020-08-28T03:52:47Z"}`, string(res[0].JSON))
-	assert.Equal(t, `{"ind":1,"country":"Chad","coordinates":[-1.5,2],"timestamp":"2020-08-28T03:52:47Z"}`, string(res[0].JSON),
+	assert.JSONEq(t, `{"ind":1,"country":"Chad","coordinates":[-1.5,2],"timestamp":1598586767000000}`, string(res[0].JSON))
+	assert.Equal(t, `{"ind":1,"country":"Chad","coordinates":[-1.5,2],"timestamp":1598586767000000}`, string(res[0].JSON),
 		"keys in the contract's column order")
 	assert.Equal(t, "b", res[1].ID)
 	assert.ErrorContains(t, res[1].Err, "malformed JSON")

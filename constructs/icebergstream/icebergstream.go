@@ -22,6 +22,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/pinpipe/pinpipe/constructs/golambda"
 )
 
 // Props configures an IcebergStream. Source, DatabaseName, TableName, Columns, Warehouse and
@@ -65,7 +68,8 @@ type Props struct {
 // IcebergStream is a cleaned stream and what it is made of.
 type IcebergStream struct {
 	constructs.Construct
-	Table          awsglue.CfnTable
+	// Table is the Iceberg table (a Custom::IcebergTable, see New).
+	Table          awscdk.CustomResource
 	DeliveryStream awskinesisfirehose.CfnDeliveryStream
 	Role           awsiam.Role
 	LogGroup       awslogs.LogGroup
@@ -151,26 +155,60 @@ func New(scope constructs.Construct, id string, props *Props) *IcebergStream {
 	stack := awscdk.Stack_Of(c)
 
 	tablePrefix := p.WarehousePrefix + p.DatabaseName + ".db/" + p.TableName + "/"
-	s.Table = awsglue.NewCfnTable(c, jsii.String("Table"), &awsglue.CfnTableProps{
-		CatalogId:    stack.Account(),
-		DatabaseName: jsii.String(p.DatabaseName),
-		OpenTableFormatInput: &awsglue.CfnTable_OpenTableFormatInputProperty{
-			IcebergInput: &awsglue.CfnTable_IcebergInputProperty{
-				MetadataOperation: jsii.String("CREATE"),
-				Version:           jsii.String("2"),
+	// The table is a custom resource (lambda/icebergtable), not an AWS::Glue::Table: a later
+	// change to an AWS::Glue::Table strips its Iceberg parameters (cloudformation-coverage-
+	// roadmap #1919, #2495); the handler applies column changes as Iceberg schema evolution.
+	// Its properties are AWS::Glue::Table's.
+	cols := make([]interface{}, len(p.Columns))
+	for i, col := range p.Columns {
+		cols[i] = map[string]interface{}{"Name": *col.Name, "Type": *col.Type}
+	}
+	retain := "true"
+	if p.TableRemovalPolicy == awscdk.RemovalPolicy_DESTROY {
+		retain = "false"
+	}
+	provider := tableProvider(stack)
+	s.Table = awscdk.NewCustomResource(c, jsii.String("Table"), &awscdk.CustomResourceProps{
+		ServiceToken: provider.Function.FunctionArn(),
+		ResourceType: jsii.String(TableResourceType),
+		Properties: &map[string]interface{}{
+			"CatalogId":    stack.Account(),
+			"DatabaseName": p.DatabaseName,
+			"TableInput": map[string]interface{}{
+				"Name":        p.TableName,
+				"Description": "Cleaned records of Kinesis stream " + *p.Source.StreamName() + ", written by Firehose",
+				"TableType":   "EXTERNAL_TABLE",
+				"StorageDescriptor": map[string]interface{}{
+					"Columns":  cols,
+					"Location": "s3://" + *p.Warehouse.BucketName() + "/" + tablePrefix,
+				},
 			},
-		},
-		TableInput: &awsglue.CfnTable_TableInputProperty{
-			Name:        jsii.String(p.TableName),
-			Description: jsii.String("Cleaned records of Kinesis stream " + *p.Source.StreamName() + ", written by Firehose"),
-			TableType:   jsii.String("EXTERNAL_TABLE"),
-			StorageDescriptor: &awsglue.CfnTable_StorageDescriptorProperty{
-				Columns:  p.Columns,
-				Location: jsii.String("s3://" + *p.Warehouse.BucketName() + "/" + tablePrefix),
+			"OpenTableFormatInput": map[string]interface{}{
+				"IcebergInput": map[string]interface{}{"MetadataOperation": "CREATE", "Version": "2"},
 			},
+			"RetainOnDelete": retain,
 		},
+		RemovalPolicy: p.TableRemovalPolicy,
 	})
-	s.Table.ApplyRemovalPolicy(p.TableRemovalPolicy, nil)
+	// The provider may act on this table only: the Glue calls, and the metadata files under the
+	// table's prefix (Glue writes them with the caller's permissions).
+	catalogArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("glue"), Resource: jsii.String("catalog")})
+	databaseArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("glue"), Resource: jsii.String("database"), ResourceName: jsii.String(p.DatabaseName)})
+	tableArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("glue"), Resource: jsii.String("table"), ResourceName: jsii.String(p.DatabaseName + "/" + p.TableName)})
+	policy := awsiam.NewPolicy(c, jsii.String("TablePolicy"), &awsiam.PolicyProps{
+		Roles: &[]awsiam.IRole{provider.Role},
+		Statements: &[]awsiam.PolicyStatement{awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("glue:GetDatabase", "glue:GetTable", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"),
+			Resources: &[]*string{catalogArn, databaseArn, tableArn},
+		})},
+	})
+	p.Warehouse.GrantReadWrite(policy, jsii.String(tablePrefix+"*"))
+	s.Table.Node().AddDependency(policy)
+	cdknag.NagSuppressions_AddResourceSuppressions(policy, &[]*cdknag.NagPackSuppression{{
+		Id: jsii.String("AwsSolutions-IAM5"),
+		Reason: jsii.String("the table provider reads and writes the Iceberg metadata files of this one table, under its own prefix " +
+			"(their names are made by Glue)"),
+	}}, jsii.Bool(true))
 
 	s.LogGroup = awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
@@ -198,14 +236,9 @@ func New(scope constructs.Construct, id string, props *Props) *IcebergStream {
 	p.Warehouse.GrantReadWrite(s.Role, jsii.String(tablePrefix+"*"))
 	p.Warehouse.GrantPut(s.Role, jsii.String(p.ErrorPrefix+"*"))
 	s.LogGroup.GrantWrite(s.Role)
-	catalogArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("glue"), Resource: jsii.String("catalog")})
 	s.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"),
-		Resources: &[]*string{
-			catalogArn,
-			stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("glue"), Resource: jsii.String("database"), ResourceName: jsii.String(p.DatabaseName)}),
-			stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("glue"), Resource: jsii.String("table"), ResourceName: jsii.String(p.DatabaseName + "/" + p.TableName)}),
-		},
+		Actions:   jsii.Strings("glue:GetDatabase", "glue:GetTable", "glue:UpdateTable"),
+		Resources: &[]*string{catalogArn, databaseArn, tableArn},
 	}))
 
 	var uniqueKeys *[]*string
@@ -275,4 +308,33 @@ func New(scope constructs.Construct, id string, props *Props) *IcebergStream {
 	// the table must exist before the first write.
 	s.DeliveryStream.Node().AddDependency(s.Role, s.Table)
 	return s
+}
+
+// TableResourceType is the CloudFormation type of the Iceberg tables.
+const TableResourceType = "Custom::IcebergTable"
+
+// tableProviderID is the construct id of the stack's one Iceberg table provider.
+const tableProviderID = "IcebergTableProvider"
+
+// provider is the stack's lambda/icebergtable function and its role.
+type provider struct {
+	Function awslambda.IFunction
+	Role     awsiam.IRole
+}
+
+// tableProvider is the stack's lambda/icebergtable function, declared on first use; each table
+// grants its role what that table needs.
+func tableProvider(stack awscdk.Stack) provider {
+	if existing := stack.Node().TryFindChild(jsii.String(tableProviderID)); existing != nil {
+		return provider{
+			Function: existing.Node().FindChild(jsii.String("Function")).(awslambda.Function),
+			Role:     existing.Node().FindChild(jsii.String("Role")).(awsiam.Role),
+		}
+	}
+	fn := golambda.New(stack, tableProviderID, &golambda.Props{
+		Entry:       "lambda/icebergtable",
+		Description: "Creates Iceberg tables in Glue and evolves their schema (Custom::IcebergTable)",
+		Timeout:     awscdk.Duration_Minutes(jsii.Number(2)),
+	})
+	return provider{Function: fn.Function, Role: fn.Role}
 }

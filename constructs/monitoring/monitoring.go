@@ -33,8 +33,13 @@ type Api struct {
 // Props configures a Monitoring. Name is required; the maps are keyed by the label shown on the
 // dashboard.
 type Props struct {
-	// Name of the dashboard (letters, digits, - and _).
+	// Name of the monitoring (letters, digits, - and _): the dashboard's name unless
+	// DashboardName is set, and the alarm topic's display name.
 	Name string
+	// DashboardName, when set, names the dashboard instead of Name. CloudWatch dashboard names
+	// are account-wide, not regional: a name deployed to several regions must hold the region
+	// (it may be a deploy-time value).
+	DashboardName *string
 	// Api, when set, is watched for requests, 4xx, 5xx and latency; 5xx alarm.
 	Api *Api
 	// Streams are watched for incoming records and iterator age; iterator age alarms.
@@ -250,8 +255,12 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 		row := widgets[i:min(i+2, len(widgets))]
 		rows = append(rows, &row)
 	}
+	dashboard := p.DashboardName
+	if dashboard == nil {
+		dashboard = jsii.String(p.Name)
+	}
 	m.Dashboard = awscloudwatch.NewDashboard(c, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String(p.Name),
+		DashboardName: dashboard,
 		Widgets:       &rows,
 	})
 	return m

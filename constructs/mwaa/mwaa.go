@@ -15,17 +15,21 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsmwaa"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3deployment"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/pinpipe/pinpipe/constructs/physicalname"
 )
 
 // Props configures an Environment. Name, Vpc and Dags are required.
 type Props struct {
-	// Name of the environment (letters, digits, - and _; starts with a letter; up to 80).
+	// Name is the environment name's stable part (letters, digits and -; starts with a letter;
+	// up to 71): the name is "<Name>-<8 hex digits>", the digits following the subnets.
 	Name string
 	// Vpc and Subnets: MWAA needs exactly two private subnets in two AZs. Default: the first
 	// private subnet with egress of each of the first two AZs.
@@ -53,18 +57,22 @@ type Environment struct {
 	Deployment    awss3deployment.BucketDeployment
 	ExecutionRole awsiam.Role
 	SecurityGroup awsec2.SecurityGroup
-	// Arn of the environment, known at synth from its name.
+	// Name of the environment: Props.Name and a digest of its create-only properties (a
+	// deploy-time value).
+	Name *string
+	// Arn of the environment.
 	Arn string
 }
 
 var (
-	envName = regexp.MustCompile(`^[a-zA-Z][0-9a-zA-Z_-]{0,79}$`)
-	dagFile = regexp.MustCompile(`^[A-Za-z0-9_]+\.py$`)
+	envName = regexp.MustCompile(`^[a-zA-Z][0-9a-zA-Z-]{0,70}$`)
+	// A Python module name (an identifier) and .py: Airflow imports DAG files as modules.
+	dagFile = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\.py$`)
 )
 
 func validate(p *Props) error {
 	if !envName.MatchString(p.Name) {
-		return fmt.Errorf("mwaa.Props.Name: %q must start with a letter and hold only letters, digits, - and _ (up to 80)", p.Name)
+		return fmt.Errorf("mwaa.Props.Name: %q must start with a letter and hold only letters, digits and - (up to 71, the digest takes 9 of MWAA's 80)", p.Name)
 	}
 	if p.Vpc == nil {
 		return fmt.Errorf("mwaa.Props.Vpc: required")
@@ -99,9 +107,6 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	stack := awscdk.Stack_Of(c)
 	e := &Environment{Construct: c}
-	e.Arn = *stack.FormatArn(&awscdk.ArnComponents{
-		Service: jsii.String("airflow"), Resource: jsii.String("environment"), ResourceName: jsii.String(p.Name),
-	})
 
 	subnets := p.Vpc.SelectSubnets(p.Subnets)
 	if p.Subnets == nil {
@@ -112,6 +117,17 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 		panic(fmt.Sprintf("mwaa.Props.Subnets: MWAA needs two private subnets in two AZs, the selection has %d", len(ids)))
 	}
 	ids = ids[:2]
+
+	// MWAA replaces an environment whose subnets change (a create-only property): the name
+	// ends in a digest of them, so the replacement does not collide with the environment it
+	// replaces.
+	e.Name = physicalname.New(c, "Name", &physicalname.Props{
+		Prefix: p.Name, MaxLength: 80,
+		Inputs: map[string]interface{}{"/NetworkConfiguration/SubnetIds": &ids},
+	}).Name
+	e.Arn = *stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("airflow"), Resource: jsii.String("environment"), ResourceName: e.Name,
+	})
 
 	bp := &awss3.BucketProps{
 		Versioned:         jsii.Bool(true), // MWAA requires it
@@ -152,6 +168,12 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 		DestinationKeyPrefix: jsii.String("dags/"),
 		Prune:                jsii.Bool(true),
 		RetainOnDelete:       jsii.Bool(false),
+		// The upload handler's log group, kept a month and deleted with the stack (CDK's default
+		// for its provider is two years, retained).
+		LogGroup: awslogs.NewLogGroup(c, jsii.String("DeployDagsLogs"), &awslogs.LogGroupProps{
+			Retention:     awslogs.RetentionDays_ONE_MONTH,
+			RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+		}),
 	})
 
 	suppressDeploymentHandler(stack)
@@ -179,7 +201,7 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 		e.ExecutionRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(sp))
 	}
 	region, account := *stack.Region(), *stack.Account()
-	logGroups := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:airflow-%s-*", *stack.Partition(), region, account, p.Name)
+	logGroups := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:airflow-%s-*", *stack.Partition(), region, account, *e.Name)
 	add([]string{"airflow:PublishMetrics"}, []string{e.Arn}, nil)
 	add([]string{"logs:CreateLogStream", "logs:CreateLogGroup", "logs:PutLogEvents", "logs:GetLogEvents",
 		"logs:GetLogRecord", "logs:GetLogGroupFields", "logs:GetQueryResults"}, []string{logGroups}, nil)
@@ -211,7 +233,7 @@ func New(scope constructs.Construct, id string, props *Props) *Environment {
 		access = "PUBLIC_ONLY"
 	}
 	ep := &awsmwaa.CfnEnvironmentProps{
-		Name:             jsii.String(p.Name),
+		Name:             e.Name,
 		AirflowVersion:   jsii.String(p.AirflowVersion),
 		EnvironmentClass: jsii.String(p.EnvironmentClass),
 		ExecutionRoleArn: e.ExecutionRole.RoleArn(),

@@ -12,8 +12,9 @@
 //	PINPIPE_TABLE     Iceberg table (Firehose's otfMetadata, operation insert). Leave both unset
 //	                  when the delivery stream has a single destination table.
 //
-// Clean JSON timestamps are RFC 3339 UTC strings ("2020-08-28T03:52:47Z"); coordinates are a
-// [latitude, longitude] array of doubles; nulls are JSON null.
+// Clean JSON timestamps are whole microseconds since the Unix epoch (a JSON number), the form
+// Firehose requires for Iceberg timestamp columns; coordinates are a [latitude, longitude] array
+// of doubles; nulls are JSON null.
 package main
 
 import (

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -59,7 +60,7 @@ func TestNotJSONFailsOnlyThatRecord(t *testing.T) {
 	assert.Equal(t, "Hello World", string(resp.Records[0].Data), "the failed record goes to the error output untouched")
 	assert.Equal(t, "record2", resp.Records[1].RecordID)
 	assert.Equal(t, events.KinesisFirehoseTransformedStateOk, resp.Records[1].Result)
-	assert.Equal(t, `{"ind":7528,"country":"Albania","coordinates":[-89.9787,-173.293],"timestamp":"2020-08-28T03:52:47Z"}`+"\n",
+	assert.Equal(t, `{"ind":7528,"country":"Albania","coordinates":[-89.9787,-173.293],"timestamp":1598586767000000}`+"\n",
 		string(resp.Records[1].Data))
 	// Data travels base64-encoded, and no metadata is sent when no table is configured.
 	rec := raw["records"].([]any)[1].(map[string]any)
@@ -139,4 +140,34 @@ func FuzzHandler(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Firehose writes Iceberg timestamp columns only from microseconds since the epoch: the geo
+// timestamp and the user date_joined leave as JSON integers (issue 9, finding 6: RFC 3339
+// strings sent every geo and user row to the error prefix).
+func TestTimestampsAreEpochMicroseconds(t *testing.T) {
+	ev := loadEvent(t)
+	ev.Records = ev.Records[:1]
+	for _, tc := range []struct {
+		stream, data, column string
+		want                 int64
+	}{
+		{"streaming-demo-geo", `{"ind": 1, "timestamp": "2020-08-28 03:52:47", "latitude": 1, "longitude": 2, "country": "Chad"}`, "timestamp", 1598586767000000},
+		{"streaming-demo-user", `{"ind": 2, "first_name": "A", "last_name": "B", "age": 20, "date_joined": "2015-10-24T11:23:51"}`, "date_joined", 1445685831000000},
+		{"streaming-demo-user", `{"ind": 3, "first_name": "A", "last_name": "B", "age": 20, "date_joined": "1969-12-31 23:59:59"}`, "date_joined", -1000000},
+	} {
+		ev.SourceKinesisStreamArn = "arn:aws:kinesis:us-east-1:123456789012:stream/" + tc.stream
+		ev.Records[0].Data = []byte(tc.data)
+		resp, _ := roundTrip(t, testHandler(t, nil), ev)
+		require.Equal(t, events.KinesisFirehoseTransformedStateOk, resp.Records[0].Result)
+		dec := json.NewDecoder(bytes.NewReader(resp.Records[0].Data))
+		dec.UseNumber()
+		var row map[string]any
+		require.NoError(t, dec.Decode(&row))
+		n, ok := row[tc.column].(json.Number)
+		require.True(t, ok, "%s is %T %v, want a JSON number", tc.column, row[tc.column], row[tc.column])
+		got, err := n.Int64()
+		require.NoError(t, err, "%s must be whole microseconds", tc.column)
+		assert.Equal(t, tc.want, got)
+	}
 }

