@@ -139,7 +139,7 @@ func TestStreamingTables(t *testing.T) {
 }
 
 // Each named query is the batch job's SQL file in Athena's dialect: the file itself, but for the
-// rewrites athena.Translate documents (today the files use none, so they are equal).
+// rewrites athena.Translate documents (the median() of three files; the others are equal).
 func TestAthenaNamedQueriesAreTheBatchSQL(t *testing.T) {
 	s := Synth(t, nil)
 	tmpl := s.TemplateJSON(t, s.Pipeline.Query.Stack)
