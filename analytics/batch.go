@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -158,7 +160,7 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	defer connector.Close()
 	defer db.Close()
 
-	if err := load(ctx, db, connector, src, files, filepath.Join(outDir, "quarantine.jsonl"), cfg.Progress, rep); err != nil {
+	if err := load(ctx, db, connector, src, files, newSeenSets(), filepath.Join(outDir, "quarantine.jsonl"), cfg.Progress, rep); err != nil {
 		return nil, err
 	}
 	rep.Read = time.Since(started)
@@ -322,12 +324,8 @@ func cleanLines(f sinkFile, data []byte, keep func(row clean.Row, line int) erro
 	return records, bad, nil
 }
 
-// stageTable is the table a kind's clean rows are appended to before one row per ind is kept.
+// stageTable is the table a kind's clean rows are appended to; the clean table is a view of it.
 func stageTable(k record.Kind) string { return "_stage_" + string(k) }
-
-// seqColumn orders the staged rows as the objects and lines they came from (object index << 24
-// | line), so "the first row of each ind" does not depend on timing.
-const seqColumn = "_seq"
 
 // A DOUBLE[] column (a geo's coordinates, always [latitude, longitude] or null) is staged as two
 // DOUBLE columns and put back together by the clean view: the Appender writes a list through
@@ -336,8 +334,7 @@ func isPair(c clean.Column) bool { return c.Type == "DOUBLE[]" }
 
 func pairColumn(c clean.Column, i int) string { return quoteIdent(fmt.Sprintf("_%s_%d", c.Name, i)) }
 
-// stageDDL creates the stage table of a kind: its clean columns (a pair split in two), then the
-// order column.
+// stageDDL creates the stage table of a kind: its clean columns, a pair split in two.
 func stageDDL(k record.Kind) string {
 	var cols []string
 	for _, c := range clean.Columns(k) {
@@ -347,12 +344,11 @@ func stageDDL(k record.Kind) string {
 		}
 		cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
 	}
-	cols = append(cols, seqColumn+" BIGINT")
 	return fmt.Sprintf("CREATE TABLE %s (%s)", quoteIdent(stageTable(k)), strings.Join(cols, ", "))
 }
 
 // cleanView creates the clean table of a kind: a view of its stage table in the contract's
-// columns, without the order column.
+// columns.
 func cleanView(k record.Kind) string {
 	var cols []string
 	for _, c := range clean.Columns(k) {
@@ -367,7 +363,7 @@ func cleanView(k record.Kind) string {
 		quoteIdent(stageTable(k)))
 }
 
-// stageValues appends a clean row's values as stageDDL lays them out (without the order).
+// stageValues appends a clean row's values as stageDDL lays them out.
 func stageValues(dst []driver.Value, vals []any, pairs []bool) ([]driver.Value, error) {
 	for j, v := range vals {
 		if !pairs[j] {
@@ -389,41 +385,87 @@ func stageValues(dst []driver.Value, vals []any, pairs []bool) ([]driver.Value, 
 	return dst, nil
 }
 
-// fetched is one object's content, or why it could not be read.
+// fetched is one object's content.
 type fetched struct {
 	i    int
 	data []byte
 }
 
-// load reads the objects concurrently (bounded by the source's concurrency), cleans them on as
-// many workers as there are CPUs, each appending to DuckDB through its own appenders, then keeps
-// the first row of each ind (in object key and line order) in the clean tables. Lines that cannot
-// be cleaned go to quarantine.jsonl, in key and line order.
+// cleaned is one object's clean rows, in line order, and its lines that could not be cleaned.
+type cleaned struct {
+	i       int
+	rows    []clean.Row
+	records int64
+	bad     []quarantined
+}
+
+// interleave returns the indexes of files taking one object of each kind in turn (each kind's
+// objects stay in key order), so that the three kinds are cleaned and loaded side by side.
+func interleave(files []sinkFile) []int {
+	var byKind [3][]int
+	for i, f := range files {
+		ki := slices.Index(record.Kinds, f.kind)
+		byKind[ki] = append(byKind[ki], i)
+	}
+	order := make([]int, 0, len(files))
+	for j := 0; len(order) < len(files); j++ {
+		for _, idx := range byKind {
+			if j < len(idx) {
+				order = append(order, idx[j])
+			}
+		}
+	}
+	return order
+}
+
+// load reads the objects concurrently (bounded by the source's concurrency) and cleans them on as
+// many workers as there are CPUs. One loader per kind then takes the clean objects in key order
+// and appends each row whose ind it has not seen yet (seen, a compact set per kind), so the first
+// row of each ind, by object key and line, is the one kept, and repeats never reach DuckDB.
+// Lines that cannot be cleaned go to quarantine.jsonl, in key and line order.
+//
+// At most window objects are between reading and loading at once, which bounds memory whatever
+// the order the reads finish in.
 func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src source, files []sinkFile,
-	quarantinePath string, progressOut io.Writer, rep *BatchReport) error {
+	seen *seenSets, quarantinePath string, progressOut io.Writer, rep *BatchReport) error {
 	for _, k := range record.Kinds {
 		if _, err := db.ExecContext(ctx, stageDDL(k)); err != nil {
 			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
 		}
 	}
-	kindIndex := map[record.Kind]int{}
 	var pairs [3][]bool
+	var byKind [3][]int // file indexes of each kind, in key order
 	for i, k := range record.Kinds {
-		kindIndex[k] = i
 		for _, c := range clean.Columns(k) {
 			pairs[i] = append(pairs[i], isPair(c))
 		}
 	}
-	var records, quarantinedN [3]atomic.Int64
+	kindOf := make([]int, len(files))
+	for i, f := range files {
+		kindOf[i] = slices.Index(record.Kinds, f.kind)
+		byKind[kindOf[i]] = append(byKind[kindOf[i]], i)
+	}
+	var records, quarantinedN, rows, dups [3]atomic.Int64
 	var done, total atomic.Int64
 	bad := make([][]quarantined, len(files))
 
+	workers := runtime.GOMAXPROCS(0)
+	window := make(chan struct{}, 4*workers+src.concurrency())
 	g, gctx := errgroup.WithContext(ctx)
 	idx := make(chan int)
-	fetch := make(chan fetched, 2*runtime.GOMAXPROCS(0))
+	fetch := make(chan fetched, workers)
+	var toLoad [3]chan cleaned
+	for i := range toLoad {
+		toLoad[i] = make(chan cleaned, workers)
+	}
 	g.Go(func() error {
 		defer close(idx)
-		for i := range files {
+		for _, i := range interleave(files) {
+			select {
+			case window <- struct{}{}:
+			case <-gctx.Done():
+				return nil
+			}
 			select {
 			case idx <- i:
 			case <-gctx.Done():
@@ -432,7 +474,7 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		}
 		return nil
 	})
-	var fetchers sync.WaitGroup
+	var fetchers, cleaners sync.WaitGroup
 	for range src.concurrency() {
 		fetchers.Add(1)
 		g.Go(func() error {
@@ -452,61 +494,96 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		})
 	}
 	go func() { fetchers.Wait(); close(fetch) }()
-	for range runtime.GOMAXPROCS(0) {
+	for range workers {
+		cleaners.Add(1)
+		g.Go(func() error {
+			defer cleaners.Done()
+			for f := range fetch {
+				c := cleaned{i: f.i, rows: make([]clean.Row, 0, bytes.Count(f.data, []byte{'\n'})+1)}
+				var err error
+				c.records, c.bad, err = cleanLines(files[f.i], f.data, func(row clean.Row, _ int) error {
+					c.rows = append(c.rows, row)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				select {
+				case toLoad[kindOf[f.i]] <- c:
+				case <-gctx.Done():
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+	go func() {
+		cleaners.Wait()
+		for _, c := range toLoad {
+			close(c)
+		}
+	}()
+	for ki, k := range record.Kinds {
 		g.Go(func() error {
 			conn, err := connector.Connect(gctx)
 			if err != nil {
 				return fmt.Errorf("connecting to DuckDB: %w", err)
 			}
 			defer conn.Close()
-			var appenders [3]*duckdb.Appender
+			a, err := duckdb.NewAppenderFromConn(conn, "", stageTable(k))
+			if err != nil {
+				return fmt.Errorf("appender for %s: %w", k, err)
+			}
+			closed := false
 			defer func() {
-				for _, a := range appenders {
-					if a != nil {
-						a.Close()
-					}
+				if !closed {
+					a.Close()
 				}
 			}()
+			set := seen.of(k)
 			vals, buf := make([]any, 0, 16), make([]driver.Value, 0, 16)
-			for f := range fetch {
-				file := files[f.i]
-				ki := kindIndex[file.kind]
-				if appenders[ki] == nil {
-					if appenders[ki], err = duckdb.NewAppenderFromConn(conn, "", stageTable(file.kind)); err != nil {
-						return fmt.Errorf("appender for %s: %w", file.kind, err)
+			pending := map[int]cleaned{}
+			next := 0 // position in byKind[ki] of the next object to load
+			for c := range toLoad[ki] {
+				pending[c.i] = c
+				for next < len(byKind[ki]) {
+					c, ok := pending[byKind[ki][next]]
+					if !ok {
+						break
 					}
+					delete(pending, c.i)
+					next++
+					var kept, repeats int64
+					for _, row := range c.rows {
+						if !set.CheckedAdd(uint64(row.Ind())) {
+							repeats++
+							continue
+						}
+						kept++
+						vals = row.AppendValues(vals[:0])
+						if buf, err = stageValues(buf[:0], vals, pairs[ki]); err != nil {
+							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
+						}
+						if err := a.AppendRow(buf...); err != nil {
+							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
+						}
+					}
+					rows[ki].Add(kept)
+					dups[ki].Add(repeats)
+					records[ki].Add(c.records)
+					quarantinedN[ki].Add(int64(len(c.bad)))
+					total.Add(c.records)
+					bad[c.i] = c.bad
+					done.Add(1)
+					<-window
 				}
-				a := appenders[ki]
-				n, q, err := cleanLines(file, f.data, func(row clean.Row, line int) error {
-					// Both buffers live as long as the worker: a row costs no slice.
-					vals = row.AppendValues(vals[:0])
-					staged, err := stageValues(buf[:0], vals, pairs[ki])
-					buf = staged
-					if err != nil {
-						return fmt.Errorf("loading %s ind %d from %s: %w", file.kind, row.Ind(), file.key, err)
-					}
-					buf = append(buf, int64(f.i)<<24|int64(line))
-					if err := a.AppendRow(buf...); err != nil {
-						return fmt.Errorf("loading %s ind %d from %s: %w", file.kind, row.Ind(), file.key, err)
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-				records[ki].Add(n)
-				quarantinedN[ki].Add(int64(len(q)))
-				total.Add(n)
-				bad[f.i] = q
-				done.Add(1)
 			}
-			for i, a := range appenders {
-				if a != nil {
-					appenders[i] = nil
-					if err := a.Close(); err != nil {
-						return fmt.Errorf("loading %s: %w", record.Kinds[i], err)
-					}
-				}
+			if next < len(byKind[ki]) && gctx.Err() == nil {
+				return fmt.Errorf("loading %s: %d objects were not loaded", k, len(byKind[ki])-next)
+			}
+			closed = true
+			if err := a.Close(); err != nil {
+				return fmt.Errorf("loading %s: %w", k, err)
 			}
 			return nil
 		})
@@ -532,24 +609,11 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 	}
 	for i := range rep.Kinds {
 		st := &rep.Kinds[i]
-		k, ki := st.Kind, kindIndex[st.Kind]
+		ki := slices.Index(record.Kinds, st.Kind)
 		st.Records, st.Quarantined = records[ki].Load(), quarantinedN[ki].Load()
-		// Repeats are few (re-sends), so deleting them in place is cheaper than copying every
-		// row into a new table; the clean table is a view without the order column.
-		stage := quoteIdent(stageTable(k))
-		del := fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s NOT IN (SELECT min(%[2]s) FROM %[1]s GROUP BY ind)", stage, seqColumn)
-		res, err := db.ExecContext(ctx, del)
-		if err != nil {
-			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
-		}
-		if st.Duplicates, err = res.RowsAffected(); err != nil {
-			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
-		}
-		if _, err := db.ExecContext(ctx, cleanView(k)); err != nil {
-			return fmt.Errorf("creating the clean %s table: %w", k, err)
-		}
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+stage).Scan(&st.Rows); err != nil {
-			return fmt.Errorf("counting %s rows: %w", k, err)
+		st.Rows, st.Duplicates = rows[ki].Load(), dups[ki].Load()
+		if _, err := db.ExecContext(ctx, cleanView(st.Kind)); err != nil {
+			return fmt.Errorf("creating the clean %s table: %w", st.Kind, err)
 		}
 	}
 	return nil
