@@ -40,6 +40,14 @@ type BatchConfig struct {
 	Out string
 	// Progress gets a live status line while reading, only when it is a terminal. May be nil.
 	Progress io.Writer
+	// Incremental reads only the sink objects no earlier incremental run read, appends their new
+	// rows as clean/<kind>/<run>.parquet and keeps its state under Out (see incremental.go).
+	Incremental bool
+	// Full rebuilds the incremental state from every object (it implies Incremental).
+	Full bool
+	// SkipAnalysis only cleans: the clean tables, quarantine and (incremental) state are
+	// written, the eight outputs and the report are not (Athena runs the analyses).
+	SkipAnalysis bool
 }
 
 // KindStats counts what the job did with one kind of record.
@@ -50,6 +58,14 @@ type KindStats struct {
 	Rows        int64 // clean rows loaded (one per ind)
 	Duplicates  int64 // clean rows left out because their ind was already loaded
 	Quarantined int64 // lines that could not be cleaned
+
+	// The incremental mode's counts (zero in a full run without state):
+	Skipped     int   // objects an earlier run read, not read again
+	Late        int   // objects read that start below their partition's watermark
+	HistoryRows int64 // rows kept by earlier runs (the clean table has HistoryRows + Rows)
+	// Rebuilt: an ind kept by an earlier run came again with a different record, so the kind
+	// was rebuilt from every object (the first row by object key and line must win).
+	Rebuilt bool
 }
 
 // BatchReport is what a run did and produced.
@@ -67,6 +83,11 @@ type BatchReport struct {
 	Results                     []*Result
 	// Files are the files written, relative to Out, in a stable order.
 	Files []string
+	// Run names an incremental run (its files carry the name); "" otherwise.
+	Run string
+	// Removed are files of earlier runs that this run removed: left by a run that did not
+	// finish, or no longer part of the clean tables.
+	Removed []string
 }
 
 // Quarantined is the number of lines that could not be cleaned, over all kinds.
@@ -125,6 +146,7 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
+	cfg.Incremental = cfg.Incremental || cfg.Full
 	rep := &BatchReport{Input: cfg.Input, UserID: cfg.UserID, Out: cfg.Out, Started: started.UTC()}
 
 	src, err := openSource(ctx, cfg.Input)
@@ -135,18 +157,37 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, err := openOut(ctx, cfg.Out, cfg.Incremental)
+	if err != nil {
+		return nil, err
+	}
+	defer out.close()
+	outDir := out.dir()
 
-	outDir := cfg.Out
-	if isS3(cfg.Out) {
-		if _, _, err := parseS3URL(cfg.Out); err != nil {
-			return nil, fmt.Errorf("--out: %w", err)
+	var inc *incremental
+	if cfg.Incremental {
+		if inc, err = planIncremental(ctx, out, cfg.UserID, files, cfg.Full, rep); err != nil {
+			return nil, err
 		}
-		tmp, err := os.MkdirTemp("", "pinpipe-analyse-")
+		rep.Run = inc.run
+		// What a run that did not finish left is not part of the tables: remove it first.
+		orph, err := orphans(ctx, out, inc.old)
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
-		outDir = tmp
+		if err := out.remove(ctx, orph); err != nil {
+			return nil, err
+		}
+		rep.Removed = append(rep.Removed, orph...)
+		if !cfg.SkipAnalysis {
+			var hist []string
+			for _, k := range record.Kinds {
+				hist = append(hist, inc.history(k)...)
+			}
+			if err := out.fetch(ctx, hist); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(outDir, "clean"), 0o755); err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
@@ -158,42 +199,103 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	}
 	defer connector.Close()
 	defer db.Close()
+	for _, k := range record.Kinds {
+		if _, err := db.ExecContext(ctx, stageDDL(stageTable(k), k)); err != nil {
+			return nil, fmt.Errorf("creating table %s: %w", stageTable(k), err)
+		}
+		if inc != nil {
+			if _, err := db.ExecContext(ctx, stageDDL(repeatTable(k), k)); err != nil {
+				return nil, fmt.Errorf("creating table %s: %w", repeatTable(k), err)
+			}
+		}
+	}
 
-	if err := load(ctx, db, connector, src, files, newSeenSets(), filepath.Join(outDir, "quarantine.jsonl"), cfg.Progress, rep); err != nil {
+	seen := newSeenSets()
+	var read []bool
+	var prior *seenSets
+	if inc != nil {
+		read, prior, inc.seen = inc.read, inc.prior, seen
+	}
+	ld, err := load(ctx, connector, src, files, read, seen, prior, cfg.Progress, rep)
+	if err != nil {
 		return nil, err
+	}
+	rebuilt := map[record.Kind]bool{}
+	if inc != nil {
+		if err := inc.resolveRepeats(ctx, db, connector, out, src, files, seen, ld, rebuilt, cfg.Progress, rep); err != nil {
+			return nil, err
+		}
+	}
+	for i, k := range record.Kinds {
+		var hist []string
+		if inc != nil && !rebuilt[k] {
+			hist = inc.history(k)
+		}
+		if _, err := db.ExecContext(ctx, cleanView(newView(k), stageTable(k), k)); err != nil {
+			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
+		}
+		union := "SELECT * FROM " + quoteIdent(newView(k))
+		if len(hist) > 0 {
+			rel := parquetFiles(outDir, hist)
+			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+rel).Scan(&rep.Kinds[i].HistoryRows); err != nil {
+				return nil, fmt.Errorf("reading the clean %s files of earlier runs: %w", k, err)
+			}
+			union += " UNION ALL SELECT " + columnList(k) + " FROM " + rel
+		}
+		if _, err := db.ExecContext(ctx, "CREATE VIEW "+quoteIdent(tableName(k))+" AS "+union); err != nil {
+			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
+		}
 	}
 	rep.Read = time.Since(started)
 
 	t := time.Now()
-	for _, o := range Outputs {
-		res, err := runOutput(ctx, db, o)
-		if err != nil {
-			return nil, err
+	if !cfg.SkipAnalysis {
+		for _, o := range Outputs {
+			res, err := runOutput(ctx, db, o)
+			if err != nil {
+				return nil, err
+			}
+			rep.Results = append(rep.Results, res)
 		}
-		rep.Results = append(rep.Results, res)
 	}
 	rep.Analyse = time.Since(t)
 
 	t = time.Now()
-	if err := writeOutputs(ctx, db, outDir, rep); err != nil {
+	if inc == nil {
+		if err := writeQuarantine(filepath.Join(outDir, "quarantine.jsonl"), ld.bad); err != nil {
+			return nil, err
+		}
+		if err := writeOutputs(ctx, db, outDir, rep); err != nil {
+			return nil, err
+		}
+		rep.Files = append(rep.Files, "quarantine.jsonl")
+		if !cfg.SkipAnalysis {
+			if err := writeReport(filepath.Join(outDir, "report.html"), rep); err != nil {
+				return nil, err
+			}
+			rep.Files = append(rep.Files, "report.html")
+		}
+		if err := out.publish(ctx, rep.Files); err != nil {
+			return nil, err
+		}
+		// A run without --incremental replaces the tables: an incremental state left under
+		// --out would add its files to them, so it goes.
+		if err := dropState(ctx, out, rep); err != nil {
+			return nil, err
+		}
+	} else if err := inc.write(ctx, db, out, cfg, files, ld, rebuilt, rep); err != nil {
 		return nil, err
 	}
 	rep.ReportPath = filepath.Join(outDir, "report.html")
-	rep.Total = time.Since(started)
-	rep.Write = time.Since(t)
-	if err := writeReport(rep.ReportPath, rep); err != nil {
-		return nil, err
-	}
-	rep.Files = append(rep.Files, "report.html")
 	if isS3(cfg.Out) {
-		if err := upload(ctx, outDir, cfg.Out, rep.Files); err != nil {
-			return nil, err
-		}
 		bucket, prefix, _ := parseS3URL(cfg.Out)
 		rep.ReportPath = "s3://" + bucket + "/" + prefix + "report.html"
-		rep.Write = time.Since(t)
-		rep.Total = time.Since(started)
 	}
+	if cfg.SkipAnalysis {
+		rep.ReportPath = ""
+	}
+	rep.Write = time.Since(t)
+	rep.Total = time.Since(started)
 	return rep, nil
 }
 
@@ -323,8 +425,36 @@ func cleanLines(f sinkFile, data []byte, keep func(row clean.Row, line int) erro
 	return records, bad, nil
 }
 
-// stageTable is the table a kind's clean rows are appended to; the clean table is a view of it.
+// stageTable is the table a kind's new clean rows are appended to; newView shows it in the
+// contract's columns, and the clean table (tableName) is that view, with the clean files of
+// earlier runs in the incremental mode.
 func stageTable(k record.Kind) string { return "_stage_" + string(k) }
+
+func newView(k record.Kind) string { return "_new_" + string(k) }
+
+// repeatTable holds, in the incremental mode, the rows whose ind an earlier run kept, to be
+// compared with the kept rows; repeatView shows them in the contract's columns.
+func repeatTable(k record.Kind) string { return "_repeat_" + string(k) }
+
+func repeatView(k record.Kind) string { return "_repeatv_" + string(k) }
+
+// columnList is the contract's columns of a kind, quoted, comma-separated.
+func columnList(k record.Kind) string {
+	var cols []string
+	for _, c := range clean.Columns(k) {
+		cols = append(cols, quoteIdent(c.Name))
+	}
+	return strings.Join(cols, ", ")
+}
+
+// parquetFiles is a read_parquet over files (relative to dir).
+func parquetFiles(dir string, files []string) string {
+	var q []string
+	for _, f := range files {
+		q = append(q, quoteString(filepath.Join(dir, filepath.FromSlash(f))))
+	}
+	return "read_parquet([" + strings.Join(q, ", ") + "])"
+}
 
 // A DOUBLE[] column (a geo's coordinates, always [latitude, longitude] or null) is staged as two
 // DOUBLE columns and put back together by the clean view: the Appender writes a list through
@@ -333,8 +463,8 @@ func isPair(c clean.Column) bool { return c.Type == "DOUBLE[]" }
 
 func pairColumn(c clean.Column, i int) string { return quoteIdent(fmt.Sprintf("_%s_%d", c.Name, i)) }
 
-// stageDDL creates the stage table of a kind: its clean columns, a pair split in two.
-func stageDDL(k record.Kind) string {
+// stageDDL creates a stage table of a kind: its clean columns, a pair split in two.
+func stageDDL(table string, k record.Kind) string {
 	var cols []string
 	for _, c := range clean.Columns(k) {
 		if isPair(c) {
@@ -343,12 +473,11 @@ func stageDDL(k record.Kind) string {
 		}
 		cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
 	}
-	return fmt.Sprintf("CREATE TABLE %s (%s)", quoteIdent(stageTable(k)), strings.Join(cols, ", "))
+	return fmt.Sprintf("CREATE TABLE %s (%s)", quoteIdent(table), strings.Join(cols, ", "))
 }
 
-// cleanView creates the clean table of a kind: a view of its stage table in the contract's
-// columns.
-func cleanView(k record.Kind) string {
+// cleanView creates a view of a stage table in the contract's columns.
+func cleanView(view, table string, k record.Kind) string {
 	var cols []string
 	for _, c := range clean.Columns(k) {
 		if isPair(c) {
@@ -358,8 +487,7 @@ func cleanView(k record.Kind) string {
 		}
 		cols = append(cols, quoteIdent(c.Name))
 	}
-	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(tableName(k)), strings.Join(cols, ", "),
-		quoteIdent(stageTable(k)))
+	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(view), strings.Join(cols, ", "), quoteIdent(table))
 }
 
 // stageValues appends a clean row's values as stageDDL lays them out.
@@ -410,16 +538,21 @@ var buffers = struct {
 	rows: sync.Pool{New: func() any { return new([]clean.Row) }},
 }
 
-// interleave returns the indexes of files taking one object of each kind in turn (each kind's
-// objects stay in key order), so that the three kinds are cleaned and loaded side by side.
-func interleave(files []sinkFile) []int {
+// interleave returns the indexes of the files to read taking one object of each kind in turn
+// (each kind's objects stay in key order), so that the three kinds are cleaned and loaded side by
+// side.
+func interleave(files []sinkFile, read []bool) []int {
 	var byKind [3][]int
+	n := 0
 	for i, f := range files {
-		ki := slices.Index(record.Kinds, f.kind)
-		byKind[ki] = append(byKind[ki], i)
+		if read == nil || read[i] {
+			ki := slices.Index(record.Kinds, f.kind)
+			byKind[ki] = append(byKind[ki], i)
+			n++
+		}
 	}
-	order := make([]int, 0, len(files))
-	for j := 0; len(order) < len(files); j++ {
+	order := make([]int, 0, n)
+	for j := 0; len(order) < n; j++ {
 		for _, idx := range byKind {
 			if j < len(idx) {
 				order = append(order, idx[j])
@@ -429,36 +562,46 @@ func interleave(files []sinkFile) []int {
 	return order
 }
 
-// load reads the objects concurrently (bounded by the source's concurrency) and cleans them on as
-// many workers as there are CPUs. One loader per kind then takes the clean objects in key order
-// and appends each row whose ind it has not seen yet (seen, a compact set per kind), so the first
-// row of each ind, by object key and line, is the one kept, and repeats never reach DuckDB.
-// Lines that cannot be cleaned go to quarantine.jsonl, in key and line order.
+// loaded is what load did, per file (by index in files): the lines that could not be cleaned
+// and the number of records (non-blank lines) of each file read.
+type loaded struct {
+	bad     [][]quarantined
+	records []int64
+}
+
+// load reads the objects (those with read[i] set; all when read is nil) concurrently (bounded by
+// the source's concurrency) and cleans them on as many workers as there are CPUs. One loader per
+// kind then takes the clean objects in key order and appends each row whose ind it has not seen
+// yet (seen, a compact set per kind) to the kind's stage table, so the first row of each ind, by
+// object key and line, is the one kept, and repeats never reach DuckDB. A row whose ind an
+// earlier run kept (prior; nil when there is none) goes to the kind's repeat table instead, to be
+// compared with the kept one. The counts are added to rep.Kinds.
 //
 // At most window objects are between reading and loading at once, which bounds memory whatever
 // the order the reads finish in.
-func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src source, files []sinkFile,
-	seen *seenSets, quarantinePath string, progressOut io.Writer, rep *BatchReport) error {
-	for _, k := range record.Kinds {
-		if _, err := db.ExecContext(ctx, stageDDL(k)); err != nil {
-			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
-		}
-	}
+func load(ctx context.Context, connector *duckdb.Connector, src source, files []sinkFile, read []bool,
+	seen, prior *seenSets, progressOut io.Writer, rep *BatchReport) (*loaded, error) {
 	var pairs [3][]bool
-	var byKind [3][]int // file indexes of each kind, in key order
+	var byKind [3][]int // file indexes of each kind to read, in key order
 	for i, k := range record.Kinds {
 		for _, c := range clean.Columns(k) {
 			pairs[i] = append(pairs[i], isPair(c))
 		}
 	}
+	order := interleave(files, read)
 	kindOf := make([]int, len(files))
 	for i, f := range files {
 		kindOf[i] = slices.Index(record.Kinds, f.kind)
+	}
+	for _, i := range order {
 		byKind[kindOf[i]] = append(byKind[kindOf[i]], i)
+	}
+	for ki := range byKind {
+		slices.Sort(byKind[ki])
 	}
 	var records, quarantinedN, rows, dups [3]atomic.Int64
 	var done, total atomic.Int64
-	bad := make([][]quarantined, len(files))
+	ld := &loaded{bad: make([][]quarantined, len(files)), records: make([]int64, len(files))}
 
 	workers := runtime.GOMAXPROCS(0)
 	window := make(chan struct{}, 4*workers+src.concurrency())
@@ -471,7 +614,7 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 	}
 	g.Go(func() error {
 		defer close(idx)
-		for _, i := range interleave(files) {
+		for _, i := range order {
 			select {
 			case window <- struct{}{}:
 			case <-gctx.Done():
@@ -542,17 +685,31 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 				return fmt.Errorf("connecting to DuckDB: %w", err)
 			}
 			defer conn.Close()
-			a, err := duckdb.NewAppenderFromConn(conn, "", stageTable(k))
-			if err != nil {
-				return fmt.Errorf("appender for %s: %w", k, err)
-			}
-			closed := false
+			var appenders [2]*duckdb.Appender // the stage table, the repeat table
 			defer func() {
-				if !closed {
-					a.Close()
+				for _, a := range appenders {
+					if a != nil {
+						a.Close()
+					}
 				}
 			}()
+			appender := func(j int) (*duckdb.Appender, error) {
+				if appenders[j] == nil {
+					table := stageTable(k)
+					if j == 1 {
+						table = repeatTable(k)
+					}
+					if appenders[j], err = duckdb.NewAppenderFromConn(conn, "", table); err != nil {
+						return nil, fmt.Errorf("appender for %s: %w", table, err)
+					}
+				}
+				return appenders[j], nil
+			}
 			set := seen.of(k)
+			var before interface{ Contains(uint64) bool }
+			if prior != nil {
+				before = prior.of(k)
+			}
 			vals, buf := make([]any, 0, 16), make([]driver.Value, 0, 16)
 			pending := map[int]cleaned{}
 			next := 0 // position in byKind[ki] of the next object to load
@@ -567,11 +724,22 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 					next++
 					var kept, repeats int64
 					for _, row := range c.rows {
-						if !set.CheckedAdd(uint64(row.Ind())) {
+						ind := uint64(row.Ind())
+						j := 0
+						switch {
+						case before != nil && before.Contains(ind):
+							j = 1 // kept by an earlier run: compared below
+							repeats++
+						case !set.CheckedAdd(ind):
 							repeats++
 							continue
+						default:
+							kept++
 						}
-						kept++
+						a, err := appender(j)
+						if err != nil {
+							return err
+						}
 						vals = row.AppendValues(vals[:0])
 						if buf, err = stageValues(buf[:0], vals, pairs[ki]); err != nil {
 							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
@@ -585,7 +753,7 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 					records[ki].Add(c.records)
 					quarantinedN[ki].Add(int64(len(c.bad)))
 					total.Add(c.records)
-					bad[c.i] = c.bad
+					ld.bad[c.i], ld.records[c.i] = c.bad, c.records
 					done.Add(1)
 					clear(c.rows) // the rows point into data
 					buffers.rows.Put(&c.rows)
@@ -596,9 +764,13 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 			if next < len(byKind[ki]) && gctx.Err() == nil {
 				return fmt.Errorf("loading %s: %d objects were not loaded", k, len(byKind[ki])-next)
 			}
-			closed = true
-			if err := a.Close(); err != nil {
-				return fmt.Errorf("loading %s: %w", k, err)
+			for j, a := range appenders {
+				if a != nil {
+					appenders[j] = nil
+					if err := a.Close(); err != nil {
+						return fmt.Errorf("loading %s: %w", k, err)
+					}
+				}
 			}
 			return nil
 		})
@@ -607,31 +779,26 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 	start := time.Now()
 	line := progress.Start(progressOut, 0, func() string {
 		n, el := done.Load(), time.Since(start)
-		return fmt.Sprintf("reading %d/%d objects  %d records  %.0f records/s  ETA %s", n, len(files),
-			total.Load(), progress.Rate(total.Load(), el), progress.FormatETA(progress.ETA(n, int64(len(files)), el)))
+		return fmt.Sprintf("reading %d/%d objects  %d records  %.0f records/s  ETA %s", n, len(order),
+			total.Load(), progress.Rate(total.Load(), el), progress.FormatETA(progress.ETA(n, int64(len(order)), el)))
 	})
 	err := g.Wait()
 	line.Stop()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
-	}
-
-	if err := writeQuarantine(quarantinePath, bad); err != nil {
-		return err
+		return nil, err
 	}
 	for i := range rep.Kinds {
 		st := &rep.Kinds[i]
 		ki := slices.Index(record.Kinds, st.Kind)
-		st.Records, st.Quarantined = records[ki].Load(), quarantinedN[ki].Load()
-		st.Rows, st.Duplicates = rows[ki].Load(), dups[ki].Load()
-		if _, err := db.ExecContext(ctx, cleanView(st.Kind)); err != nil {
-			return fmt.Errorf("creating the clean %s table: %w", st.Kind, err)
-		}
+		st.Records += records[ki].Load()
+		st.Quarantined += quarantinedN[ki].Load()
+		st.Rows += rows[ki].Load()
+		st.Duplicates += dups[ki].Load()
 	}
-	return nil
+	return ld, nil
 }
 
 // writeQuarantine writes the lines that could not be cleaned, one JSON object per line.
@@ -651,8 +818,24 @@ func writeQuarantine(path string, bad [][]quarantined) error {
 	})
 }
 
-// writeOutputs writes <output>.csv and .json for each result and the clean tables as Parquet.
+// writeOutputs writes <output>.csv and .json for each result and the clean tables as Parquet
+// (a run without --incremental).
 func writeOutputs(ctx context.Context, db *sql.DB, dir string, rep *BatchReport) error {
+	if err := writeResults(dir, rep); err != nil {
+		return err
+	}
+	for _, k := range record.Kinds {
+		rel := clean.ParquetPath(k)
+		if err := copyParquet(ctx, db, tableName(k), dir, rel); err != nil {
+			return err
+		}
+		rep.Files = append(rep.Files, rel)
+	}
+	return nil
+}
+
+// writeResults writes <output>.csv and .json for each result.
+func writeResults(dir string, rep *BatchReport) error {
 	for _, r := range rep.Results {
 		if err := writeCSV(filepath.Join(dir, r.Output.Name+".csv"), r); err != nil {
 			return err
@@ -662,18 +845,5 @@ func writeOutputs(ctx context.Context, db *sql.DB, dir string, rep *BatchReport)
 		}
 		rep.Files = append(rep.Files, r.Output.Name+".csv", r.Output.Name+".json")
 	}
-	for _, k := range record.Kinds {
-		rel := clean.ParquetPath(k)
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(filepath.FromSlash(rel))), 0o755); err != nil {
-			return fmt.Errorf("writing %s: %w", rel, err)
-		}
-		q := fmt.Sprintf("COPY %s TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)", quoteIdent(tableName(k)),
-			quoteString(filepath.Join(dir, filepath.FromSlash(rel))))
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("writing %s: %w", rel, err)
-		}
-		rep.Files = append(rep.Files, rel)
-	}
-	rep.Files = append(rep.Files, "quarantine.jsonl")
 	return nil
 }
