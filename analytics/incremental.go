@@ -129,7 +129,7 @@ func loadState(ctx context.Context, out outStore, userID string) (*runState, *se
 	}
 	var st runState
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, nil, fmt.Errorf("%s/%s: %w (remove it, or run with --full, to rebuild)", out, stateFile, err)
+		return nil, nil, fmt.Errorf("%s/%s: %w (run with --full to rebuild)", out, stateFile, err)
 	}
 	if st.Version != stateVersion {
 		return nil, nil, fmt.Errorf("%s/%s: version %d, want %d (run with --full to rebuild)", out, stateFile, st.Version, stateVersion)
@@ -203,13 +203,13 @@ func orphans(ctx context.Context, out outStore, st *runState) ([]string, error) 
 
 // incremental is one incremental run's plan and what it changes.
 type incremental struct {
-	run    string
-	full   bool
-	old    *runState // nil: none (or --full)
-	prior  *seenSets // inds kept by earlier runs (empty when there are none)
-	read   []bool    // per file: read by this run
-	late   []bool    // per file: not read before, starting below its partition's watermark
-	seen   *seenSets // inds kept by this run
+	run   string
+	full  bool
+	old   *runState // nil: none (or --full)
+	prior *seenSets // inds kept by earlier runs (empty when there are none)
+	read  []bool    // per file: read by this run
+	late  []bool    // per file: not read before, starting below its partition's watermark
+	seen  *seenSets // inds kept by this run
 }
 
 // seenNow is the set of inds of kind i kept by this run.
@@ -351,10 +351,14 @@ func (st *runState) encode() []byte {
 }
 
 // seenFile is where a run writes the seen set of kind k.
-func seenFile(run string, k record.Kind) string { return "_state/" + run + "/seen-" + string(k) + ".roaring" }
+func seenFile(run string, k record.Kind) string {
+	return "_state/" + run + "/seen-" + string(k) + ".roaring"
+}
 
 // runCleanFile is where an incremental run writes the rows it adds of kind k.
-func runCleanFile(run string, k record.Kind) string { return "clean/" + string(k) + "/" + run + ".parquet" }
+func runCleanFile(run string, k record.Kind) string {
+	return "clean/" + string(k) + "/" + run + ".parquet"
+}
 
 // runQuarantineFile is where an incremental run writes the lines it could not use.
 func runQuarantineFile(run string) string { return "quarantine/" + run + ".jsonl" }
