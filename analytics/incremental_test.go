@@ -161,8 +161,8 @@ func TestIncrementalEqualsFull(t *testing.T) {
 func TestIncrementalDifferentRecordRebuilds(t *testing.T) {
 	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
 	writeObjects(t, in, map[string][]string{
-		"topics/demo.pin/partition=1/demo.pin+1+0000000000.json": {pinLine(1, "art", "Ann", "10k"), pinLine(2, "art", "Bob", "5k")},
-		"topics/demo.geo/partition=0/demo.geo+0+0000000000.json": {geoLine(1, "Chad", "2020-01-01 00:00:00"), geoLine(2, "Chad", "2020-01-01 00:00:00")},
+		"topics/demo.pin/partition=1/demo.pin+1+0000000000.json":   {pinLine(1, "art", "Ann", "10k"), pinLine(2, "art", "Bob", "5k")},
+		"topics/demo.geo/partition=0/demo.geo+0+0000000000.json":   {geoLine(1, "Chad", "2020-01-01 00:00:00"), geoLine(2, "Chad", "2020-01-01 00:00:00")},
 		"topics/demo.user/partition=0/demo.user+0+0000000000.json": {userLine(1, "Ann", 30, "2016-01-01 00:00:00"), userLine(2, "Bob", 40, "2016-01-01 00:00:00")},
 	})
 	incRun(t, in, out)

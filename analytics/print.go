@@ -18,6 +18,25 @@ func (r *BatchReport) Print(w io.Writer) {
 		rows = append(rows, []any{string(k.Kind), int64(k.Objects), k.Records, k.Rows, k.Duplicates, k.Quarantined})
 	}
 	PrintTable(w, cols, rows, 0)
+	if r.Run != "" {
+		var read, skipped, late int
+		var hist, rows int64
+		var rebuilt []string
+		for _, k := range r.Kinds {
+			read, skipped, late, hist, rows = read+k.Objects, skipped+k.Skipped, late+k.Late, hist+k.HistoryRows, rows+k.Rows
+			if k.Rebuilt {
+				rebuilt = append(rebuilt, string(k.Kind))
+			}
+		}
+		fmt.Fprintf(w, "Incremental run %s: read %d objects (%d late, below their partition's watermark), skipped %d read before; %d new rows, %d from earlier runs\n",
+			r.Run, read, late, skipped, rows, hist)
+		if len(rebuilt) > 0 {
+			fmt.Fprintf(w, "Rebuilt %s from every object: an ind kept by an earlier run came again with a different record\n", strings.Join(rebuilt, ", "))
+		}
+		if len(r.Removed) > 0 {
+			fmt.Fprintf(w, "Removed %d files no longer part of the tables (e.g. %s)\n", len(r.Removed), r.Removed[0])
+		}
+	}
 	if len(r.Ignored) > 0 {
 		fmt.Fprintf(w, "Ignored %d objects not in the sink layout, e.g. %s\n", len(r.Ignored), r.Ignored[0])
 	}
@@ -28,6 +47,12 @@ func (r *BatchReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nRead, clean and load %s · analyse %s · write %s · total %s\n",
 		r.Read.Round(1e6), r.Analyse.Round(1e6), r.Write.Round(1e6), r.Total.Round(1e6))
 	out := strings.TrimSuffix(r.Out, "/")
-	fmt.Fprintf(w, "Results in %s/ (%d files; quarantine.jsonl has %d lines)\n", out, len(r.Files), r.Quarantined())
-	fmt.Fprintf(w, "Report: %s\n", r.ReportPath)
+	q := "quarantine.jsonl"
+	if r.Run != "" {
+		q = "this run's quarantine"
+	}
+	fmt.Fprintf(w, "Results in %s/ (%d files; %s has %d lines)\n", out, len(r.Files), q, r.Quarantined())
+	if r.ReportPath != "" {
+		fmt.Fprintf(w, "Report: %s\n", r.ReportPath)
+	}
 }
