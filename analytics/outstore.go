@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -85,23 +86,45 @@ func (d *dirOut) read(_ context.Context, rel string) ([]byte, error) { return os
 
 func (d *dirOut) fetch(context.Context, []string) error { return nil }
 
-func (d *dirOut) publish(_ context.Context, rels []string) error {
+func (d *dirOut) publish(ctx context.Context, rels []string) error {
 	if !d.durable {
 		return nil
 	}
+	// The files the state names must be on disk before the state is; the outputs and the
+	// report are rewritten by every run, so they need not wait for the disk.
+	g, _ := errgroup.WithContext(ctx)
+	g.SetLimit(8)
 	dirs := map[string]bool{}
 	for _, rel := range rels {
-		if err := syncPath(d.path(rel)); err != nil {
-			return fmt.Errorf("writing %s: %w", rel, err)
+		if !under(rel, stateFolders...) {
+			continue
 		}
-		dirs[filepath.Dir(d.path(rel))] = true
+		g.Go(func() error {
+			if err := syncPath(d.path(rel)); err != nil {
+				return fmt.Errorf("writing %s: %w", rel, err)
+			}
+			return nil
+		})
+		// New folders must be on disk too: each folder from the file's up to the root.
+		for dir := path.Dir(rel); ; dir = path.Dir(dir) {
+			dirs[d.path(dir)] = true
+			if dir == "." {
+				break
+			}
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	for dir := range dirs {
-		if err := syncPath(dir); err != nil {
-			return fmt.Errorf("writing %s: %w", dir, err)
-		}
+		g.Go(func() error {
+			if err := syncPath(dir); err != nil {
+				return fmt.Errorf("writing %s: %w", dir, err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 func (d *dirOut) commit(_ context.Context, rel string, data []byte) error {
