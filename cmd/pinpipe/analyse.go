@@ -2,9 +2,17 @@ package main
 
 import (
 	"context"
+	"runtime/debug"
 
 	"github.com/pinpipe/pinpipe/analytics"
 )
+
+// analyseGCPercent is the garbage collector's target for `pinpipe analyse` when GOGC is not set.
+// The job's live Go heap is small and bounded (the objects between reading and loading, ~12 MB
+// at 1,000,000 records per table) while it allocates gigabytes of short-lived rows, so the
+// default (100) collects ~75 times a run for ~5% of its CPU; at 400 the heap may grow to about
+// 60 MB, next to DuckDB's ~700 MB, and the run takes ~4% less CPU (measured, see README).
+const analyseGCPercent = 400
 
 func runAnalyse(ctx context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "analyse", "--input DIR|s3://BUCKET/PREFIX [--user-id ID] [--out DIR|s3://BUCKET/PREFIX] [--incremental | --full] [--skip-analysis]")
@@ -23,6 +31,9 @@ func runAnalyse(ctx context.Context, env *cliEnv, args []string) error {
 	if *input == "" {
 		fs.Usage()
 		return errUsage
+	}
+	if env.getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(analyseGCPercent))
 	}
 	rep, err := analytics.RunBatch(ctx, analytics.BatchConfig{Input: *input, UserID: *userID, Out: *out, Progress: env.stderr,
 		Incremental: *incremental, Full: *full, SkipAnalysis: *skip})
