@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,15 @@ func writeReport(path string, rep *BatchReport) error {
 }
 
 func renderReport(w io.Writer, rep *BatchReport) error {
+	if rep.Run != "" {
+		// An incremental run's outputs are over every run's rows: so are the row counts shown.
+		r := *rep
+		r.Kinds = slices.Clone(rep.Kinds)
+		for i := range r.Kinds {
+			r.Kinds[i].Rows += r.Kinds[i].HistoryRows
+		}
+		rep = &r
+	}
 	d := reportData{Rep: rep}
 	for _, k := range rep.Kinds {
 		d.Rows += k.Rows
