@@ -159,6 +159,9 @@ func (d *dirOut) remove(_ context.Context, rels []string) error {
 		if err := os.Remove(d.path(rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		if under(rel, "_state") && path.Dir(rel) != "_state" {
+			os.Remove(d.path(path.Dir(rel))) // a run's folder, once empty (S3 has no folders)
+		}
 	}
 	return nil
 }
