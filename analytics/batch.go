@@ -230,17 +230,15 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 		var hist []string
 		if inc != nil && !rebuilt[k] {
 			hist = inc.history(k)
+			// One row per ind kept: the earlier runs' rows are their seen inds.
+			rep.Kinds[i].HistoryRows = int64(inc.prior.sets[i].GetCardinality())
 		}
 		if _, err := db.ExecContext(ctx, cleanView(newView(k), stageTable(k), k)); err != nil {
 			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
 		}
 		union := "SELECT * FROM " + quoteIdent(newView(k))
-		if len(hist) > 0 {
-			rel := parquetFiles(outDir, hist)
-			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+rel).Scan(&rep.Kinds[i].HistoryRows); err != nil {
-				return nil, fmt.Errorf("reading the clean %s files of earlier runs: %w", k, err)
-			}
-			union += " UNION ALL SELECT " + columnList(k) + " FROM " + rel
+		if len(hist) > 0 && !cfg.SkipAnalysis {
+			union += " UNION ALL SELECT " + columnList(k) + " FROM " + parquetFiles(outDir, hist)
 		}
 		if _, err := db.ExecContext(ctx, "CREATE VIEW "+quoteIdent(tableName(k))+" AS "+union); err != nil {
 			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)

@@ -415,3 +415,40 @@ func TestIncrementalS3(t *testing.T) {
 	requireSameOutputs(t, full, got)
 	requireFilesAreState(t, got, readState(t, got))
 }
+
+// TestIncrementalS3SkipAnalysis: the clean-only run (Athena runs the analyses) over an S3 state:
+// no outputs, no report, the clean files of both steps equal to a full run's.
+func TestIncrementalS3SkipAnalysis(t *testing.T) {
+	backend := fakeS3(t, "res")
+	in := t.TempDir()
+	ctx := context.Background()
+	for _, step := range [][2]int{{0, 200}, {200, 400}} {
+		growSink(t, in, step[0], step[1])
+		rep, err := RunBatch(ctx, BatchConfig{Input: in, Out: "s3://res/out", Incremental: true, SkipAnalysis: true})
+		require.NoError(t, err)
+		assert.Empty(t, rep.Results)
+		assert.Empty(t, rep.ReportPath)
+		if step[0] > 0 {
+			assert.Positive(t, rep.Kinds[0].HistoryRows)
+		}
+	}
+	list, err := backend.ListBucket("res", nil, gofakes3.ListBucketPage{})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for _, o := range list.Contents {
+		assert.False(t, strings.HasSuffix(o.Key, ".csv") || strings.HasSuffix(o.Key, ".html"), o.Key)
+		obj, err := backend.GetObject("res", o.Key, nil)
+		require.NoError(t, err)
+		b, err := io.ReadAll(obj.Contents)
+		obj.Contents.Close()
+		require.NoError(t, err)
+		p := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(o.Key, "out/")))
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, b, 0o644))
+	}
+	_, full := fullRun(t, in)
+	for _, k := range record.Kinds {
+		require.Equal(t, cleanRows(t, full, k), cleanRows(t, dir, k), "clean %s rows", k)
+	}
+	requireFilesAreState(t, dir, readState(t, dir))
+}
