@@ -452,3 +452,28 @@ func TestIncrementalS3SkipAnalysis(t *testing.T) {
 	}
 	requireFilesAreState(t, dir, readState(t, dir))
 }
+
+// TestIncrementalRecutObject: a sink restart re-cut a partition: a new object name starts below
+// the watermark and holds records already read (and one new). It is read (late), its re-sent
+// records change nothing, its new one is added, and the outputs are a full run's.
+func TestIncrementalRecutObject(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
+	growSink(t, in, 0, 40) // partitions 0 and 1, objects at offsets 0 and 10 of each
+	incRun(t, in, out)
+	_, geos, _ := genLines(3, 40)
+	var recut []string
+	for o := 5; o < 20; o++ { // records at offsets 5..19 of partition 0: record o*2
+		recut = append(recut, string(geos[o*2]))
+	}
+	recut = append(recut, geoLine(99999, "Chad", "2021-01-01 00:00:00"))
+	writeObjects(t, in, map[string][]string{objectKey(record.Geo, 0, 5): recut})
+	rep := incRun(t, in, out)
+	_, full := fullRun(t, in)
+	requireSameOutputs(t, full, out)
+	geo := rep.Kinds[1]
+	assert.Equal(t, 1, geo.Objects)
+	assert.Equal(t, 1, geo.Late)
+	assert.Equal(t, int64(1), geo.Rows, "only ind 99999 is new")
+	assert.Equal(t, int64(15), geo.Duplicates)
+	assert.False(t, geo.Rebuilt)
+}
