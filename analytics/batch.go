@@ -66,6 +66,9 @@ type KindStats struct {
 	// Rebuilt: an ind kept by an earlier run came again with a different record, so the kind
 	// was rebuilt from every object (the first row by object key and line must win).
 	Rebuilt bool
+	// Compacted: the kind had maxCleanFiles run files or more; this run wrote all its rows as
+	// one file (from the clean files, not the sink) and the others went.
+	Compacted bool
 }
 
 // BatchReport is what a run did and produced.
@@ -232,12 +235,20 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 			hist = inc.history(k)
 			// One row per ind kept: the earlier runs' rows are their seen inds.
 			rep.Kinds[i].HistoryRows = int64(inc.prior.sets[i].GetCardinality())
+			if len(hist) >= maxCleanFiles {
+				rep.Kinds[i].Compacted = true
+				if cfg.SkipAnalysis {
+					if err := out.fetch(ctx, hist); err != nil {
+						return nil, err
+					}
+				}
+			}
 		}
 		if _, err := db.ExecContext(ctx, cleanView(newView(k), stageTable(k), k)); err != nil {
 			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
 		}
 		union := "SELECT * FROM " + quoteIdent(newView(k))
-		if len(hist) > 0 && !cfg.SkipAnalysis {
+		if len(hist) > 0 && (!cfg.SkipAnalysis || rep.Kinds[i].Compacted) {
 			union += " UNION ALL SELECT " + columnList(k) + " FROM " + parquetFiles(outDir, hist)
 		}
 		if _, err := db.ExecContext(ctx, "CREATE VIEW "+quoteIdent(tableName(k))+" AS "+union); err != nil {

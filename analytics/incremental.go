@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -49,6 +50,11 @@ const stateVersion = 1
 
 // maxRunsKept bounds the run history kept in state.json.
 const maxRunsKept = 100
+
+// maxCleanFiles is how many run files a clean table may have before a run compacts them into
+// one: a year of daily runs would otherwise be 365 files per table for every query to open (and,
+// on S3, to fetch).
+var maxCleanFiles = 30
 
 // runState is state.json.
 type runState struct {
@@ -278,9 +284,10 @@ func (inc *incremental) history(k record.Kind) []string {
 }
 
 // newState is the state after this run: the old one plus the objects read (records[i] is the
-// number of records of file i), the files written and the seen sets.
+// number of records of file i), the files written and the seen sets. The file written for a
+// kind in replaced holds all its rows: it replaces the earlier ones.
 func (inc *incremental) newState(userID string, files []sinkFile, records []int64, written map[record.Kind]string,
-	rebuilt map[record.Kind]bool, quarantine string, rep *BatchReport) *runState {
+	replaced map[record.Kind]bool, quarantine string, rep *BatchReport) *runState {
 	st := &runState{Version: stateVersion, UserID: userID, Partitions: map[string]*partitionState{},
 		Clean: map[record.Kind][]string{}, Seen: map[record.Kind]string{}}
 	if inc.old != nil && !inc.full {
@@ -288,7 +295,7 @@ func (inc *incremental) newState(userID string, files []sinkFile, records []int6
 			st.Partitions[name] = &partitionState{Watermark: p.Watermark, objects: p.objects.Clone()}
 		}
 		for _, k := range record.Kinds {
-			if !rebuilt[k] {
+			if !replaced[k] {
 				st.Clean[k] = slices.Clone(inc.old.Clean[k])
 			}
 		}
@@ -462,12 +469,16 @@ func (inc *incremental) write(ctx context.Context, db *sql.DB, out outStore, cfg
 		return err
 	}
 	written := map[record.Kind]string{}
+	replaced := maps.Clone(rebuilt) // kinds whose file of this run holds all their rows
 	for i, k := range record.Kinds {
-		if rep.Kinds[i].Rows == 0 {
+		from := newView(k)
+		if rep.Kinds[i].Compacted {
+			from, replaced[k] = tableName(k), true
+		} else if rep.Kinds[i].Rows == 0 {
 			continue // nothing new: no file
 		}
 		rel := runCleanFile(inc.run, k)
-		if err := copyParquet(ctx, db, newView(k), dir, rel); err != nil {
+		if err := copyParquet(ctx, db, from, dir, rel); err != nil {
 			return err
 		}
 		written[k] = rel
@@ -520,7 +531,7 @@ func (inc *incremental) write(ctx context.Context, db *sql.DB, out outStore, cfg
 	if err := crashPoint("published"); err != nil {
 		return err
 	}
-	st := inc.newState(cfg.UserID, files, ld.records, written, rebuilt, quarantine, rep)
+	st := inc.newState(cfg.UserID, files, ld.records, written, replaced, quarantine, rep)
 	if err := out.commit(ctx, stateFile, st.encode()); err != nil {
 		return err
 	}

@@ -477,3 +477,26 @@ func TestIncrementalRecutObject(t *testing.T) {
 	assert.Equal(t, int64(15), geo.Duplicates)
 	assert.False(t, geo.Rebuilt)
 }
+
+// TestIncrementalCompacts: once a table has maxCleanFiles run files, a run writes all its rows as
+// one file and the others go; the outputs stay a full run's.
+func TestIncrementalCompacts(t *testing.T) {
+	defer func(n int) { maxCleanFiles = n }(maxCleanFiles)
+	maxCleanFiles = 2
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
+	var rep *BatchReport
+	for step := range 4 {
+		growSink(t, in, step*40, (step+1)*40)
+		rep = incRun(t, in, out)
+		_, full := fullRun(t, in)
+		requireSameOutputs(t, full, out)
+		st := readState(t, out)
+		requireFilesAreState(t, out, st)
+		want := []int{1, 2, 1, 2}[step]
+		assert.Len(t, st.Clean[record.Pin], want, "step %d", step)
+		assert.Equal(t, step == 2, rep.Kinds[0].Compacted, "step %d", step)
+	}
+	var buf strings.Builder
+	rep.Print(&buf)
+	assert.Contains(t, buf.String(), "skipped 36 read before")
+}

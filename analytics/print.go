@@ -21,17 +21,23 @@ func (r *BatchReport) Print(w io.Writer) {
 	if r.Run != "" {
 		var read, skipped, late int
 		var hist, rows int64
-		var rebuilt []string
+		var rebuilt, compacted []string
 		for _, k := range r.Kinds {
 			read, skipped, late, hist, rows = read+k.Objects, skipped+k.Skipped, late+k.Late, hist+k.HistoryRows, rows+k.Rows
 			if k.Rebuilt {
 				rebuilt = append(rebuilt, string(k.Kind))
+			}
+			if k.Compacted {
+				compacted = append(compacted, string(k.Kind))
 			}
 		}
 		fmt.Fprintf(w, "Incremental run %s: read %d objects (%d late, below their partition's watermark), skipped %d read before; %d new rows, %d from earlier runs\n",
 			r.Run, read, late, skipped, rows, hist)
 		if len(rebuilt) > 0 {
 			fmt.Fprintf(w, "Rebuilt %s from every object: an ind kept by an earlier run came again with a different record\n", strings.Join(rebuilt, ", "))
+		}
+		if len(compacted) > 0 {
+			fmt.Fprintf(w, "Compacted the clean files of %s into one each\n", strings.Join(compacted, ", "))
 		}
 		if len(r.Removed) > 0 {
 			fmt.Fprintf(w, "Removed %d files no longer part of the tables (e.g. %s)\n", len(r.Removed), r.Removed[0])
