@@ -258,10 +258,19 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	rep.Read = time.Since(started)
 
 	t := time.Now()
+	// A run without --incremental writes its clean tables while the queries run: both read the
+	// same tables, and each leaves moments when a core would idle.
+	tables := make(chan error, 1)
+	if inc == nil {
+		go func() { tables <- writeCleanTables(ctx, db, outDir) }()
+	}
 	if !cfg.SkipAnalysis {
 		for _, o := range Outputs {
 			res, err := runOutput(ctx, db, o)
 			if err != nil {
+				if inc == nil {
+					<-tables
+				}
 				return nil, err
 			}
 			rep.Results = append(rep.Results, res)
@@ -271,11 +280,17 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 
 	t = time.Now()
 	if inc == nil {
+		if err := <-tables; err != nil {
+			return nil, err
+		}
 		if err := writeQuarantine(filepath.Join(outDir, "quarantine.jsonl"), ld.bad); err != nil {
 			return nil, err
 		}
-		if err := writeOutputs(ctx, db, outDir, rep); err != nil {
+		if err := writeResults(outDir, rep); err != nil {
 			return nil, err
+		}
+		for _, k := range record.Kinds {
+			rep.Files = append(rep.Files, clean.ParquetPath(k))
 		}
 		rep.Files = append(rep.Files, "quarantine.jsonl")
 		if !cfg.SkipAnalysis {
@@ -827,18 +842,13 @@ func writeQuarantine(path string, bad [][]quarantined) error {
 	})
 }
 
-// writeOutputs writes <output>.csv and .json for each result and the clean tables as Parquet
-// (a run without --incremental).
-func writeOutputs(ctx context.Context, db *sql.DB, dir string, rep *BatchReport) error {
-	if err := writeResults(dir, rep); err != nil {
-		return err
-	}
+// writeCleanTables writes the clean tables as Parquet, clean.ParquetPath of each kind (a run
+// without --incremental).
+func writeCleanTables(ctx context.Context, db *sql.DB, dir string) error {
 	for _, k := range record.Kinds {
-		rel := clean.ParquetPath(k)
-		if err := copyParquet(ctx, db, tableName(k), dir, rel); err != nil {
+		if err := copyParquet(ctx, db, tableName(k), dir, clean.ParquetPath(k)); err != nil {
 			return err
 		}
-		rep.Files = append(rep.Files, rel)
 	}
 	return nil
 }
