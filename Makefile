@@ -5,7 +5,7 @@ GO    ?= go
 BIN   := bin/pinpipe
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all build install demo test test-go setup lint bench synth fmt clean
+.PHONY: all build install demo test test-go setup lint bench bench-analyse bench-incremental synth fmt clean
 
 all: build
 
@@ -38,7 +38,16 @@ lint:
 	$(GO) tool actionlint
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 120m ./...
+
+# Issue 12: pinpipe analyse against DuckDB alone (analytics/internal/reference), whole processes,
+# alternating, median of 3, 1,000,000 records per table (PINPIPE_BENCH_ROWS=5000000 for 5M).
+bench-analyse:
+	$(GO) test ./analytics -run '^$$' -bench 'BenchmarkAnalyse$$' -benchtime 1x -timeout 60m
+
+# Issue 13: the daily incremental run against a full run, and its growth from 1M to 5M of history.
+bench-incremental:
+	$(GO) test ./analytics -run '^$$' -bench 'BenchmarkAnalyseIncremental$$' -benchtime 1x -timeout 90m
 
 synth:
 	npx cdk synth --quiet

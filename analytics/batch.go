@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -39,6 +40,14 @@ type BatchConfig struct {
 	Out string
 	// Progress gets a live status line while reading, only when it is a terminal. May be nil.
 	Progress io.Writer
+	// Incremental reads only the sink objects no earlier incremental run read, appends their new
+	// rows as clean/<kind>/<run>.parquet and keeps its state under Out (see incremental.go).
+	Incremental bool
+	// Full rebuilds the incremental state from every object (it implies Incremental).
+	Full bool
+	// SkipAnalysis only cleans: the clean tables, quarantine and (incremental) state are
+	// written, the eight outputs and the report are not (Athena runs the analyses).
+	SkipAnalysis bool
 }
 
 // KindStats counts what the job did with one kind of record.
@@ -49,6 +58,17 @@ type KindStats struct {
 	Rows        int64 // clean rows loaded (one per ind)
 	Duplicates  int64 // clean rows left out because their ind was already loaded
 	Quarantined int64 // lines that could not be cleaned
+
+	// The incremental mode's counts (zero in a full run without state):
+	Skipped     int   // objects an earlier run read, not read again
+	Late        int   // objects read that start below their partition's watermark
+	HistoryRows int64 // rows kept by earlier runs (the clean table has HistoryRows + Rows)
+	// Rebuilt: an ind kept by an earlier run came again with a different record, so the kind
+	// was rebuilt from every object (the first row by object key and line must win).
+	Rebuilt bool
+	// Compacted: the kind had maxCleanFiles run files or more; this run wrote all its rows as
+	// one file (from the clean files, not the sink) and the others went.
+	Compacted bool
 }
 
 // BatchReport is what a run did and produced.
@@ -66,6 +86,11 @@ type BatchReport struct {
 	Results                     []*Result
 	// Files are the files written, relative to Out, in a stable order.
 	Files []string
+	// Run names an incremental run (its files carry the name); "" otherwise.
+	Run string
+	// Removed are files of earlier runs that this run removed: left by a run that did not
+	// finish, or no longer part of the clean tables.
+	Removed []string
 }
 
 // Quarantined is the number of lines that could not be cleaned, over all kinds.
@@ -124,6 +149,7 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
+	cfg.Incremental = cfg.Incremental || cfg.Full
 	rep := &BatchReport{Input: cfg.Input, UserID: cfg.UserID, Out: cfg.Out, Started: started.UTC()}
 
 	src, err := openSource(ctx, cfg.Input)
@@ -134,18 +160,37 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	out, err := openOut(ctx, cfg.Out, cfg.Incremental)
+	if err != nil {
+		return nil, err
+	}
+	defer out.close()
+	outDir := out.dir()
 
-	outDir := cfg.Out
-	if isS3(cfg.Out) {
-		if _, _, err := parseS3URL(cfg.Out); err != nil {
-			return nil, fmt.Errorf("--out: %w", err)
+	var inc *incremental
+	if cfg.Incremental {
+		if inc, err = planIncremental(ctx, out, cfg.UserID, files, cfg.Full, rep); err != nil {
+			return nil, err
 		}
-		tmp, err := os.MkdirTemp("", "pinpipe-analyse-")
+		rep.Run = inc.run
+		// What a run that did not finish left is not part of the tables: remove it first.
+		orph, err := orphans(ctx, out, inc.old)
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
-		outDir = tmp
+		if err := out.remove(ctx, orph); err != nil {
+			return nil, err
+		}
+		rep.Removed = append(rep.Removed, orph...)
+		if !cfg.SkipAnalysis {
+			var hist []string
+			for _, k := range record.Kinds {
+				hist = append(hist, inc.history(k)...)
+			}
+			if err := out.fetch(ctx, hist); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := os.MkdirAll(filepath.Join(outDir, "clean"), 0o755); err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
@@ -157,42 +202,124 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	}
 	defer connector.Close()
 	defer db.Close()
+	for _, k := range record.Kinds {
+		if _, err := db.ExecContext(ctx, stageDDL(stageTable(k), k)); err != nil {
+			return nil, fmt.Errorf("creating table %s: %w", stageTable(k), err)
+		}
+		if inc != nil {
+			if _, err := db.ExecContext(ctx, stageDDL(repeatTable(k), k)); err != nil {
+				return nil, fmt.Errorf("creating table %s: %w", repeatTable(k), err)
+			}
+		}
+	}
 
-	if err := load(ctx, db, connector, src, files, filepath.Join(outDir, "quarantine.jsonl"), cfg.Progress, rep); err != nil {
+	seen := newSeenSets()
+	var read []bool
+	var prior *seenSets
+	if inc != nil {
+		read, prior, inc.seen = inc.read, inc.prior, seen
+	}
+	ld, err := load(ctx, connector, src, files, read, seen, prior, cfg.Progress, rep)
+	if err != nil {
 		return nil, err
+	}
+	rebuilt := map[record.Kind]bool{}
+	if inc != nil {
+		if err := inc.resolveRepeats(ctx, db, connector, out, src, files, seen, ld, rebuilt, cfg.Progress, rep); err != nil {
+			return nil, err
+		}
+	}
+	for i, k := range record.Kinds {
+		var hist []string
+		if inc != nil && !rebuilt[k] {
+			hist = inc.history(k)
+			// One row per ind kept: the earlier runs' rows are their seen inds.
+			rep.Kinds[i].HistoryRows = int64(inc.prior.sets[i].GetCardinality())
+			if len(hist) >= maxCleanFiles {
+				rep.Kinds[i].Compacted = true
+				if cfg.SkipAnalysis {
+					if err := out.fetch(ctx, hist); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		if _, err := db.ExecContext(ctx, cleanView(newView(k), stageTable(k), k)); err != nil {
+			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
+		}
+		union := "SELECT * FROM " + quoteIdent(newView(k))
+		if len(hist) > 0 && (!cfg.SkipAnalysis || rep.Kinds[i].Compacted) {
+			union += " UNION ALL SELECT " + columnList(k) + " FROM " + parquetFiles(outDir, hist)
+		}
+		if _, err := db.ExecContext(ctx, "CREATE VIEW "+quoteIdent(tableName(k))+" AS "+union); err != nil {
+			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
+		}
 	}
 	rep.Read = time.Since(started)
 
 	t := time.Now()
-	for _, o := range Outputs {
-		res, err := runOutput(ctx, db, o)
-		if err != nil {
-			return nil, err
+	// A run without --incremental writes its clean tables while the queries run: both read the
+	// same tables, and each leaves moments when a core would idle.
+	tables := make(chan error, 1)
+	if inc == nil {
+		go func() { tables <- writeCleanTables(ctx, db, outDir) }()
+	}
+	if !cfg.SkipAnalysis {
+		for _, o := range Outputs {
+			res, err := runOutput(ctx, db, o)
+			if err != nil {
+				if inc == nil {
+					<-tables
+				}
+				return nil, err
+			}
+			rep.Results = append(rep.Results, res)
 		}
-		rep.Results = append(rep.Results, res)
 	}
 	rep.Analyse = time.Since(t)
 
 	t = time.Now()
-	if err := writeOutputs(ctx, db, outDir, rep); err != nil {
+	if inc == nil {
+		if err := <-tables; err != nil {
+			return nil, err
+		}
+		if err := writeQuarantine(filepath.Join(outDir, "quarantine.jsonl"), ld.bad); err != nil {
+			return nil, err
+		}
+		if err := writeResults(outDir, rep); err != nil {
+			return nil, err
+		}
+		for _, k := range record.Kinds {
+			rep.Files = append(rep.Files, clean.ParquetPath(k))
+		}
+		rep.Files = append(rep.Files, "quarantine.jsonl")
+		if !cfg.SkipAnalysis {
+			if err := writeReport(filepath.Join(outDir, "report.html"), rep); err != nil {
+				return nil, err
+			}
+			rep.Files = append(rep.Files, "report.html")
+		}
+		if err := out.publish(ctx, rep.Files); err != nil {
+			return nil, err
+		}
+		// A run without --incremental replaces the tables: an incremental state left under
+		// --out would add its files to them, so it goes.
+		if err := dropState(ctx, out, rep); err != nil {
+			return nil, err
+		}
+	} else if err := inc.write(ctx, db, out, cfg, files, ld, rebuilt, rep); err != nil {
 		return nil, err
 	}
 	rep.ReportPath = filepath.Join(outDir, "report.html")
-	rep.Total = time.Since(started)
-	rep.Write = time.Since(t)
-	if err := writeReport(rep.ReportPath, rep); err != nil {
-		return nil, err
-	}
-	rep.Files = append(rep.Files, "report.html")
 	if isS3(cfg.Out) {
-		if err := upload(ctx, outDir, cfg.Out, rep.Files); err != nil {
-			return nil, err
-		}
 		bucket, prefix, _ := parseS3URL(cfg.Out)
 		rep.ReportPath = "s3://" + bucket + "/" + prefix + "report.html"
-		rep.Write = time.Since(t)
-		rep.Total = time.Since(started)
 	}
+	if cfg.SkipAnalysis {
+		rep.ReportPath = ""
+	}
+	rep.Write = time.Since(t)
+	rep.Total = time.Since(started)
 	return rep, nil
 }
 
@@ -322,12 +449,36 @@ func cleanLines(f sinkFile, data []byte, keep func(row clean.Row, line int) erro
 	return records, bad, nil
 }
 
-// stageTable is the table a kind's clean rows are appended to before one row per ind is kept.
+// stageTable is the table a kind's new clean rows are appended to; newView shows it in the
+// contract's columns, and the clean table (tableName) is that view, with the clean files of
+// earlier runs in the incremental mode.
 func stageTable(k record.Kind) string { return "_stage_" + string(k) }
 
-// seqColumn orders the staged rows as the objects and lines they came from (object index << 24
-// | line), so "the first row of each ind" does not depend on timing.
-const seqColumn = "_seq"
+func newView(k record.Kind) string { return "_new_" + string(k) }
+
+// repeatTable holds, in the incremental mode, the rows whose ind an earlier run kept, to be
+// compared with the kept rows; repeatView shows them in the contract's columns.
+func repeatTable(k record.Kind) string { return "_repeat_" + string(k) }
+
+func repeatView(k record.Kind) string { return "_repeatv_" + string(k) }
+
+// columnList is the contract's columns of a kind, quoted, comma-separated.
+func columnList(k record.Kind) string {
+	var cols []string
+	for _, c := range clean.Columns(k) {
+		cols = append(cols, quoteIdent(c.Name))
+	}
+	return strings.Join(cols, ", ")
+}
+
+// parquetFiles is a read_parquet over files (relative to dir).
+func parquetFiles(dir string, files []string) string {
+	var q []string
+	for _, f := range files {
+		q = append(q, quoteString(filepath.Join(dir, filepath.FromSlash(f))))
+	}
+	return "read_parquet([" + strings.Join(q, ", ") + "])"
+}
 
 // A DOUBLE[] column (a geo's coordinates, always [latitude, longitude] or null) is staged as two
 // DOUBLE columns and put back together by the clean view: the Appender writes a list through
@@ -336,9 +487,8 @@ func isPair(c clean.Column) bool { return c.Type == "DOUBLE[]" }
 
 func pairColumn(c clean.Column, i int) string { return quoteIdent(fmt.Sprintf("_%s_%d", c.Name, i)) }
 
-// stageDDL creates the stage table of a kind: its clean columns (a pair split in two), then the
-// order column.
-func stageDDL(k record.Kind) string {
+// stageDDL creates a stage table of a kind: its clean columns, a pair split in two.
+func stageDDL(table string, k record.Kind) string {
 	var cols []string
 	for _, c := range clean.Columns(k) {
 		if isPair(c) {
@@ -347,13 +497,11 @@ func stageDDL(k record.Kind) string {
 		}
 		cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
 	}
-	cols = append(cols, seqColumn+" BIGINT")
-	return fmt.Sprintf("CREATE TABLE %s (%s)", quoteIdent(stageTable(k)), strings.Join(cols, ", "))
+	return fmt.Sprintf("CREATE TABLE %s (%s)", quoteIdent(table), strings.Join(cols, ", "))
 }
 
-// cleanView creates the clean table of a kind: a view of its stage table in the contract's
-// columns, without the order column.
-func cleanView(k record.Kind) string {
+// cleanView creates a view of a stage table in the contract's columns.
+func cleanView(view, table string, k record.Kind) string {
 	var cols []string
 	for _, c := range clean.Columns(k) {
 		if isPair(c) {
@@ -363,11 +511,10 @@ func cleanView(k record.Kind) string {
 		}
 		cols = append(cols, quoteIdent(c.Name))
 	}
-	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(tableName(k)), strings.Join(cols, ", "),
-		quoteIdent(stageTable(k)))
+	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(view), strings.Join(cols, ", "), quoteIdent(table))
 }
 
-// stageValues appends a clean row's values as stageDDL lays them out (without the order).
+// stageValues appends a clean row's values as stageDDL lays them out.
 func stageValues(dst []driver.Value, vals []any, pairs []bool) ([]driver.Value, error) {
 	for j, v := range vals {
 		if !pairs[j] {
@@ -389,41 +536,114 @@ func stageValues(dst []driver.Value, vals []any, pairs []bool) ([]driver.Value, 
 	return dst, nil
 }
 
-// fetched is one object's content, or why it could not be read.
+// fetched is one object's content.
 type fetched struct {
 	i    int
 	data []byte
 }
 
-// load reads the objects concurrently (bounded by the source's concurrency), cleans them on as
-// many workers as there are CPUs, each appending to DuckDB through its own appenders, then keeps
-// the first row of each ind (in object key and line order) in the clean tables. Lines that cannot
-// be cleaned go to quarantine.jsonl, in key and line order.
-func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src source, files []sinkFile,
-	quarantinePath string, progressOut io.Writer, rep *BatchReport) error {
-	for _, k := range record.Kinds {
-		if _, err := db.ExecContext(ctx, stageDDL(k)); err != nil {
-			return fmt.Errorf("creating table %s: %w", stageTable(k), err)
+// cleaned is one object's clean rows, in line order, and its lines that could not be cleaned.
+// The rows' text points into data.
+type cleaned struct {
+	i       int
+	data    []byte
+	rows    []clean.Row
+	records int64
+	bad     []quarantined
+}
+
+// buffers recycles the memory of objects and their rows once they are loaded: a run reads
+// thousands of objects of the same size, and fresh memory for each costs page faults and
+// garbage collections.
+var buffers = struct {
+	data, rows sync.Pool
+}{
+	data: sync.Pool{New: func() any { return new([]byte) }},
+	rows: sync.Pool{New: func() any { return new([]clean.Row) }},
+}
+
+// interleave returns the indexes of the files to read taking one object of each kind in turn
+// (each kind's objects stay in key order), so that the three kinds are cleaned and loaded side by
+// side.
+func interleave(files []sinkFile, read []bool) []int {
+	var byKind [3][]int
+	n := 0
+	for i, f := range files {
+		if read == nil || read[i] {
+			ki := slices.Index(record.Kinds, f.kind)
+			byKind[ki] = append(byKind[ki], i)
+			n++
 		}
 	}
-	kindIndex := map[record.Kind]int{}
+	order := make([]int, 0, n)
+	for j := 0; len(order) < n; j++ {
+		for _, idx := range byKind {
+			if j < len(idx) {
+				order = append(order, idx[j])
+			}
+		}
+	}
+	return order
+}
+
+// loaded is what load did, per file (by index in files): the lines that could not be cleaned
+// and the number of records (non-blank lines) of each file read.
+type loaded struct {
+	bad     [][]quarantined
+	records []int64
+}
+
+// load reads the objects (those with read[i] set; all when read is nil) concurrently (bounded by
+// the source's concurrency) and cleans them on as many workers as there are CPUs. One loader per
+// kind then takes the clean objects in key order and appends each row whose ind it has not seen
+// yet (seen, a compact set per kind) to the kind's stage table, so the first row of each ind, by
+// object key and line, is the one kept, and repeats never reach DuckDB. A row whose ind an
+// earlier run kept (prior; nil when there is none) goes to the kind's repeat table instead, to be
+// compared with the kept one. The counts are added to rep.Kinds.
+//
+// At most window objects are between reading and loading at once, which bounds memory whatever
+// the order the reads finish in.
+func load(ctx context.Context, connector *duckdb.Connector, src source, files []sinkFile, read []bool,
+	seen, prior *seenSets, progressOut io.Writer, rep *BatchReport) (*loaded, error) {
 	var pairs [3][]bool
+	var byKind [3][]int // file indexes of each kind to read, in key order
 	for i, k := range record.Kinds {
-		kindIndex[k] = i
 		for _, c := range clean.Columns(k) {
 			pairs[i] = append(pairs[i], isPair(c))
 		}
 	}
-	var records, quarantinedN [3]atomic.Int64
+	order := interleave(files, read)
+	kindOf := make([]int, len(files))
+	for i, f := range files {
+		kindOf[i] = slices.Index(record.Kinds, f.kind)
+	}
+	for _, i := range order {
+		byKind[kindOf[i]] = append(byKind[kindOf[i]], i)
+	}
+	for ki := range byKind {
+		slices.Sort(byKind[ki])
+	}
+	var records, quarantinedN, rows, dups [3]atomic.Int64
 	var done, total atomic.Int64
-	bad := make([][]quarantined, len(files))
+	ld := &loaded{bad: make([][]quarantined, len(files)), records: make([]int64, len(files))}
 
+	workers := runtime.GOMAXPROCS(0)
+	window := make(chan struct{}, 4*workers+src.concurrency())
 	g, gctx := errgroup.WithContext(ctx)
 	idx := make(chan int)
-	fetch := make(chan fetched, 2*runtime.GOMAXPROCS(0))
+	fetch := make(chan fetched, workers)
+	var toLoad [3]chan cleaned
+	for i := range toLoad {
+		toLoad[i] = make(chan cleaned, workers)
+	}
 	g.Go(func() error {
 		defer close(idx)
-		for i := range files {
+		for _, i := range order {
+			select {
+			case window <- struct{}{}:
+			case <-gctx.Done():
+				return nil
+			}
 			select {
 			case idx <- i:
 			case <-gctx.Done():
@@ -432,13 +652,14 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		}
 		return nil
 	})
-	var fetchers sync.WaitGroup
+	var fetchers, cleaners sync.WaitGroup
 	for range src.concurrency() {
 		fetchers.Add(1)
 		g.Go(func() error {
 			defer fetchers.Done()
 			for i := range idx {
-				data, err := src.read(gctx, files[i].key)
+				buf := buffers.data.Get().(*[]byte)
+				data, err := src.read(gctx, files[i].key, *buf)
 				if err != nil {
 					return err
 				}
@@ -452,14 +673,43 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 		})
 	}
 	go func() { fetchers.Wait(); close(fetch) }()
-	for range runtime.GOMAXPROCS(0) {
+	for range workers {
+		cleaners.Add(1)
+		g.Go(func() error {
+			defer cleaners.Done()
+			for f := range fetch {
+				c := cleaned{i: f.i, data: f.data, rows: (*buffers.rows.Get().(*[]clean.Row))[:0]}
+				var err error
+				c.records, c.bad, err = cleanLines(files[f.i], f.data, func(row clean.Row, _ int) error {
+					c.rows = append(c.rows, row)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				select {
+				case toLoad[kindOf[f.i]] <- c:
+				case <-gctx.Done():
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+	go func() {
+		cleaners.Wait()
+		for _, c := range toLoad {
+			close(c)
+		}
+	}()
+	for ki, k := range record.Kinds {
 		g.Go(func() error {
 			conn, err := connector.Connect(gctx)
 			if err != nil {
 				return fmt.Errorf("connecting to DuckDB: %w", err)
 			}
 			defer conn.Close()
-			var appenders [3]*duckdb.Appender
+			var appenders [2]*duckdb.Appender // the stage table, the repeat table
 			defer func() {
 				for _, a := range appenders {
 					if a != nil {
@@ -467,44 +717,82 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 					}
 				}
 			}()
-			vals, buf := make([]any, 0, 16), make([]driver.Value, 0, 16)
-			for f := range fetch {
-				file := files[f.i]
-				ki := kindIndex[file.kind]
-				if appenders[ki] == nil {
-					if appenders[ki], err = duckdb.NewAppenderFromConn(conn, "", stageTable(file.kind)); err != nil {
-						return fmt.Errorf("appender for %s: %w", file.kind, err)
+			appender := func(j int) (*duckdb.Appender, error) {
+				if appenders[j] == nil {
+					table := stageTable(k)
+					if j == 1 {
+						table = repeatTable(k)
+					}
+					if appenders[j], err = duckdb.NewAppenderFromConn(conn, "", table); err != nil {
+						return nil, fmt.Errorf("appender for %s: %w", table, err)
 					}
 				}
-				a := appenders[ki]
-				n, q, err := cleanLines(file, f.data, func(row clean.Row, line int) error {
-					// Both buffers live as long as the worker: a row costs no slice.
-					vals = row.AppendValues(vals[:0])
-					staged, err := stageValues(buf[:0], vals, pairs[ki])
-					buf = staged
-					if err != nil {
-						return fmt.Errorf("loading %s ind %d from %s: %w", file.kind, row.Ind(), file.key, err)
-					}
-					buf = append(buf, int64(f.i)<<24|int64(line))
-					if err := a.AppendRow(buf...); err != nil {
-						return fmt.Errorf("loading %s ind %d from %s: %w", file.kind, row.Ind(), file.key, err)
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-				records[ki].Add(n)
-				quarantinedN[ki].Add(int64(len(q)))
-				total.Add(n)
-				bad[f.i] = q
-				done.Add(1)
+				return appenders[j], nil
 			}
-			for i, a := range appenders {
+			set := seen.of(k)
+			var before interface{ Contains(uint64) bool }
+			if prior != nil {
+				before = prior.of(k)
+			}
+			vals, buf := make([]any, 0, 16), make([]driver.Value, 0, 16)
+			pending := map[int]cleaned{}
+			next := 0 // position in byKind[ki] of the next object to load
+			for c := range toLoad[ki] {
+				pending[c.i] = c
+				for next < len(byKind[ki]) {
+					c, ok := pending[byKind[ki][next]]
+					if !ok {
+						break
+					}
+					delete(pending, c.i)
+					next++
+					var kept, repeats int64
+					for _, row := range c.rows {
+						ind := uint64(row.Ind())
+						j := 0
+						switch {
+						case before != nil && before.Contains(ind):
+							j = 1 // kept by an earlier run: compared below
+							repeats++
+						case !set.CheckedAdd(ind):
+							repeats++
+							continue
+						default:
+							kept++
+						}
+						a, err := appender(j)
+						if err != nil {
+							return err
+						}
+						vals = row.AppendValues(vals[:0])
+						if buf, err = stageValues(buf[:0], vals, pairs[ki]); err != nil {
+							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
+						}
+						if err := a.AppendRow(buf...); err != nil {
+							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
+						}
+					}
+					rows[ki].Add(kept)
+					dups[ki].Add(repeats)
+					records[ki].Add(c.records)
+					quarantinedN[ki].Add(int64(len(c.bad)))
+					total.Add(c.records)
+					ld.bad[c.i], ld.records[c.i] = c.bad, c.records
+					done.Add(1)
+					clear(c.rows) // the rows point into data
+					buffers.rows.Put(&c.rows)
+					buffers.data.Put(&c.data)
+					<-window
+				}
+			}
+			if next < len(byKind[ki]) && gctx.Err() == nil {
+				return fmt.Errorf("loading %s: %d objects were not loaded", k, len(byKind[ki])-next)
+			}
+			for j, a := range appenders {
 				if a != nil {
-					appenders[i] = nil
+					appenders[j] = nil
 					if err := a.Close(); err != nil {
-						return fmt.Errorf("loading %s: %w", record.Kinds[i], err)
+						return fmt.Errorf("loading %s: %w", k, err)
 					}
 				}
 			}
@@ -515,44 +803,26 @@ func load(ctx context.Context, db *sql.DB, connector *duckdb.Connector, src sour
 	start := time.Now()
 	line := progress.Start(progressOut, 0, func() string {
 		n, el := done.Load(), time.Since(start)
-		return fmt.Sprintf("reading %d/%d objects  %d records  %.0f records/s  ETA %s", n, len(files),
-			total.Load(), progress.Rate(total.Load(), el), progress.FormatETA(progress.ETA(n, int64(len(files)), el)))
+		return fmt.Sprintf("reading %d/%d objects  %d records  %.0f records/s  ETA %s", n, len(order),
+			total.Load(), progress.Rate(total.Load(), el), progress.FormatETA(progress.ETA(n, int64(len(order)), el)))
 	})
 	err := g.Wait()
 	line.Stop()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return err
-	}
-
-	if err := writeQuarantine(quarantinePath, bad); err != nil {
-		return err
+		return nil, err
 	}
 	for i := range rep.Kinds {
 		st := &rep.Kinds[i]
-		k, ki := st.Kind, kindIndex[st.Kind]
-		st.Records, st.Quarantined = records[ki].Load(), quarantinedN[ki].Load()
-		// Repeats are few (re-sends), so deleting them in place is cheaper than copying every
-		// row into a new table; the clean table is a view without the order column.
-		stage := quoteIdent(stageTable(k))
-		del := fmt.Sprintf("DELETE FROM %[1]s WHERE %[2]s NOT IN (SELECT min(%[2]s) FROM %[1]s GROUP BY ind)", stage, seqColumn)
-		res, err := db.ExecContext(ctx, del)
-		if err != nil {
-			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
-		}
-		if st.Duplicates, err = res.RowsAffected(); err != nil {
-			return fmt.Errorf("keeping one %s row per ind: %w", k, err)
-		}
-		if _, err := db.ExecContext(ctx, cleanView(k)); err != nil {
-			return fmt.Errorf("creating the clean %s table: %w", k, err)
-		}
-		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+stage).Scan(&st.Rows); err != nil {
-			return fmt.Errorf("counting %s rows: %w", k, err)
-		}
+		ki := slices.Index(record.Kinds, st.Kind)
+		st.Records += records[ki].Load()
+		st.Quarantined += quarantinedN[ki].Load()
+		st.Rows += rows[ki].Load()
+		st.Duplicates += dups[ki].Load()
 	}
-	return nil
+	return ld, nil
 }
 
 // writeQuarantine writes the lines that could not be cleaned, one JSON object per line.
@@ -572,8 +842,19 @@ func writeQuarantine(path string, bad [][]quarantined) error {
 	})
 }
 
-// writeOutputs writes <output>.csv and .json for each result and the clean tables as Parquet.
-func writeOutputs(ctx context.Context, db *sql.DB, dir string, rep *BatchReport) error {
+// writeCleanTables writes the clean tables as Parquet, clean.ParquetPath of each kind (a run
+// without --incremental).
+func writeCleanTables(ctx context.Context, db *sql.DB, dir string) error {
+	for _, k := range record.Kinds {
+		if err := copyParquet(ctx, db, tableName(k), dir, clean.ParquetPath(k)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeResults writes <output>.csv and .json for each result.
+func writeResults(dir string, rep *BatchReport) error {
 	for _, r := range rep.Results {
 		if err := writeCSV(filepath.Join(dir, r.Output.Name+".csv"), r); err != nil {
 			return err
@@ -583,18 +864,5 @@ func writeOutputs(ctx context.Context, db *sql.DB, dir string, rep *BatchReport)
 		}
 		rep.Files = append(rep.Files, r.Output.Name+".csv", r.Output.Name+".json")
 	}
-	for _, k := range record.Kinds {
-		rel := clean.ParquetPath(k)
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(filepath.FromSlash(rel))), 0o755); err != nil {
-			return fmt.Errorf("writing %s: %w", rel, err)
-		}
-		q := fmt.Sprintf("COPY %s TO %s (FORMAT parquet, COMPRESSION zstd)", quoteIdent(tableName(k)),
-			quoteString(filepath.Join(dir, filepath.FromSlash(rel))))
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("writing %s: %w", rel, err)
-		}
-		rep.Files = append(rep.Files, rel)
-	}
-	rep.Files = append(rep.Files, "quarantine.jsonl")
 	return nil
 }

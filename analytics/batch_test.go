@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pinpipe/pinpipe/analytics/clean"
+	"github.com/pinpipe/pinpipe/analytics/sqldialect"
 	"github.com/pinpipe/pinpipe/record"
 )
 
@@ -339,5 +340,23 @@ func TestBatchCleanSchema(t *testing.T) {
 			got = append(got, fmt.Sprint(row[0], " ", row[1]))
 		}
 		assert.Equal(t, want, got, k)
+	}
+}
+
+// TestAthenaFormGivesTheSameAnswers runs each output's Athena form (analytics/sqldialect: the
+// portable exact median instead of median()) over the golden clean tables: both forms give the
+// same rows.
+func TestAthenaFormGivesTheSameAnswers(t *testing.T) {
+	in := t.TempDir()
+	writeObjects(t, in, goldenObjects())
+	rep, out := runGolden(t, in)
+	for _, o := range Outputs {
+		q, err := o.SQL()
+		require.NoError(t, err)
+		athena, err := sqldialect.Athena(q)
+		require.NoError(t, err)
+		res, err := Query(context.Background(), out, athena)
+		require.NoError(t, err, o.Name)
+		assert.Equal(t, rep.Result(o.Name).Rows, res.Rows, o.Name)
 	}
 }

@@ -1,128 +1,169 @@
 package analytics
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/pinpipe/pinpipe/internal/testenv"
 )
 
-// benchInput returns a directory holding n generated posts (n rows per table, 2% repeats) in
-// the sink layout with flush size 1,000 over 3 partitions. It is generated once and kept in the
-// temporary directory (the name carries the generator's version), since writing ~700 MB takes
-// longer than the job itself.
+// benchPartitions and benchFlush lay the benchmark's sink out as issue 12 defines it: 1,000,000
+// records per table are 1,000 objects of 1,000 lines per table (3,000 in all), ~20% re-sends,
+// ~700 MB.
+const benchPartitions, benchFlush = 4, 1000
+
+// benchInput returns a directory holding the first n records per table of the generated history
+// (seed 1) in the sink layout. It is generated once and kept in the temporary directory (the name
+// carries the generator's version), since writing ~700 MB takes longer than the job itself.
 func benchInput(b *testing.B, n int) string {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("pinpipe-bench-v1-%d", n))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("pinpipe-bench-v2-%d", n))
 	done := filepath.Join(dir, ".complete")
 	if _, err := os.Stat(done); err == nil {
 		return dir
 	}
 	require.NoError(b, os.RemoveAll(dir))
-	writeSinkDir(b, dir, n, 3, 1000)
+	writeSinkRange(b, dir, 1, 0, n, benchPartitions, benchFlush)
 	require.NoError(b, os.WriteFile(done, nil, 0o644))
 	return dir
 }
 
-// referenceSQL is the reference of BenchmarkAnalyse: DuckDB alone doing the same cleaning in SQL
-// over the same files with read_json, keeping one row per ind, then the same eight queries and
-// the same clean Parquet files. It is only a yardstick; the cleaning rules live in package clean.
-const referenceSQL = `
-CREATE TABLE pin AS
-SELECT DISTINCT ON (ind) * FROM (
-  SELECT "index" AS ind,
-    nullif(trim(unique_id), '') AS unique_id,
-    CASE WHEN trim(title) IN ('', 'No Title Data Available') THEN NULL ELSE title END AS title,
-    CASE WHEN trim(description) IN ('', 'No description available Story format', 'No description available', 'Untitled') THEN NULL ELSE description END AS description,
-    CASE WHEN regexp_full_match(follower_count, '[0-9]+k') THEN CAST(rtrim(follower_count, 'k') AS BIGINT) * 1000
-         WHEN regexp_full_match(follower_count, '[0-9]+M') THEN CAST(rtrim(follower_count, 'M') AS BIGINT) * 1000000
-         WHEN regexp_full_match(follower_count, '[0-9]+') THEN CAST(follower_count AS BIGINT) END AS follower_count,
-    CASE WHEN trim(poster_name) IN ('', 'User Info Error') THEN NULL ELSE poster_name END AS poster_name,
-    CASE WHEN trim(tag_list) IN ('', 'N,o, ,T,a,g,s, ,A,v,a,i,l,a,b,l,e') THEN NULL ELSE tag_list END AS tag_list,
-    nullif(trim(is_image_or_video), '') AS is_image_or_video,
-    CASE WHEN trim(image_src) IN ('', 'Image src error.') THEN NULL ELSE image_src END AS image_src,
-    nullif(regexp_extract(save_location, '/.*'), '') AS save_location,
-    nullif(trim(category), '') AS category
-  FROM read_json('%[1]s/topics/demo.pin/*/*.json', format = 'newline_delimited', columns = {
-    "index": 'BIGINT', unique_id: 'VARCHAR', title: 'VARCHAR', description: 'VARCHAR', poster_name: 'VARCHAR',
-    follower_count: 'VARCHAR', tag_list: 'VARCHAR', is_image_or_video: 'VARCHAR', image_src: 'VARCHAR',
-    downloaded: 'BIGINT', save_location: 'VARCHAR', category: 'VARCHAR'}));
-CREATE TABLE geo AS
-SELECT DISTINCT ON (ind) ind, nullif(trim(country), '') AS country,
-  [latitude, longitude]::DOUBLE[] AS coordinates,
-  CAST(replace("timestamp", 'T', ' ') AS TIMESTAMP) AS "timestamp"
-FROM read_json('%[1]s/topics/demo.geo/*/*.json', format = 'newline_delimited', columns = {
-  ind: 'BIGINT', "timestamp": 'VARCHAR', latitude: 'DOUBLE', longitude: 'DOUBLE', country: 'VARCHAR'});
-CREATE TABLE "user" AS
-SELECT DISTINCT ON (ind) ind, nullif(concat_ws(' ', nullif(trim(first_name), ''), nullif(trim(last_name), '')), '') AS user_name,
-  age, CAST(replace(date_joined, 'T', ' ') AS TIMESTAMP) AS date_joined
-FROM read_json('%[1]s/topics/demo.user/*/*.json', format = 'newline_delimited', columns = {
-  ind: 'BIGINT', first_name: 'VARCHAR', last_name: 'VARCHAR', age: 'BIGINT', date_joined: 'VARCHAR'});
-`
-
-// runReference runs referenceSQL, the eight outputs and the Parquet copies, in a fresh DuckDB.
-func runReference(ctx context.Context, input, out string) error {
-	db, connector, err := openDuck(ctx)
-	if err != nil {
-		return err
+// benchRows is PINPIPE_BENCH_ROWS, or def.
+func benchRows(b *testing.B, def int) int {
+	if s := os.Getenv("PINPIPE_BENCH_ROWS"); s != "" {
+		n, err := strconv.Atoi(s)
+		require.NoError(b, err, "PINPIPE_BENCH_ROWS")
+		return n
 	}
-	defer connector.Close()
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, fmt.Sprintf(referenceSQL, input)); err != nil {
-		return err
-	}
-	for _, o := range Outputs {
-		if _, err := runOutput(ctx, db, o); err != nil {
-			return err
-		}
-	}
-	for _, t := range []string{"pin", "geo", "user"} {
-		q := fmt.Sprintf(`COPY %s TO %s (FORMAT parquet, COMPRESSION zstd)`, quoteIdent(t), quoteString(filepath.Join(out, t+".parquet")))
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return nil
+	return def
 }
 
-// BenchmarkAnalyse runs the batch job end to end on 1,000,000 rows per table (3,000 objects of
-// 1,000 records) and, in the same iteration, the DuckDB-only reference over the same files. It
-// reports both times and their ratio (x-read_json: the goal is at most 1.5).
-// Set PINPIPE_BENCH_ROWS to try another size.
+// procStats is what one run of a program cost, measured by the kernel for the whole process.
+type procStats struct {
+	wall, cpu time.Duration // cpu: user + system, every thread
+	rss       int64         // peak resident set, bytes
+}
+
+// runProc runs a program to its end and returns its cost and its standard output.
+func runProc(b *testing.B, name string, args ...string) (procStats, []byte) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	t := time.Now()
+	err := cmd.Run()
+	wall := time.Since(t)
+	require.NoError(b, err, "%s %v: %s", filepath.Base(name), args, stderr.String())
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return procStats{
+		wall: wall,
+		cpu:  time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		rss:  ru.Maxrss * 1024, // Linux reports kilobytes
+	}, stdout.Bytes()
+}
+
+// buildBench builds pinpipe and the reference (analytics/internal/reference) the same way, once.
+func buildBench(b *testing.B) (pinpipe, reference string) {
+	dir := b.TempDir()
+	for _, p := range []struct{ out, pkg string }{{"pinpipe", "./cmd/pinpipe"}, {"reference", "./analytics/internal/reference"}} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, p.out), p.pkg)
+		cmd.Dir = testenv.RepoRoot()
+		out, err := cmd.CombinedOutput()
+		require.NoError(b, err, "go build %s: %s", p.pkg, out)
+	}
+	return filepath.Join(dir, "pinpipe"), filepath.Join(dir, "reference")
+}
+
+// median is the median of the values of one measure.
+func median(xs []int64) int64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// BenchmarkAnalyse is issue 12's comparison. It runs `pinpipe analyse` and the reference
+// (analytics/internal/reference: one DuckDB process, read_json, the cleaning in SQL, DISTINCT ON
+// (ind), the eight outputs with median(), read back into Go, no file written) as child processes
+// over the same 1,000,000 records per table, alternating (3 rounds, the order swapped each round;
+// PINPIPE_BENCH_ROUNDS changes it), and reports the median wall time, CPU time (user + system)
+// and peak RSS of each whole process, and ours over the reference's. It checks that both give the
+// same eight outputs. PINPIPE_BENCH_ROWS tries another size (e.g. 5000000).
+//
+//	go test ./analytics -run '^$' -bench 'BenchmarkAnalyse$' -benchtime 1x -timeout 60m
 func BenchmarkAnalyse(b *testing.B) {
-	n := 1_000_000
-	if s := os.Getenv("PINPIPE_BENCH_ROWS"); s != "" {
-		fmt.Sscan(s, &n)
+	n := benchRows(b, 1_000_000)
+	rounds := 3
+	if s := os.Getenv("PINPIPE_BENCH_ROUNDS"); s != "" {
+		var err error
+		rounds, err = strconv.Atoi(s)
+		require.NoError(b, err, "PINPIPE_BENCH_ROUNDS")
 	}
 	input := benchInput(b, n)
 	warmCache(b, input)
-	ctx := context.Background()
-	var ours, ref, oursCPU, refCPU time.Duration
+	pinpipe, reference := buildBench(b)
+	var ours, ref [3][]int64 // wall ns, cpu ns, rss bytes
+	add := func(m *[3][]int64, s procStats) {
+		m[0], m[1], m[2] = append(m[0], int64(s.wall)), append(m[1], int64(s.cpu)), append(m[2], s.rss)
+	}
 	b.ResetTimer()
 	for range b.N {
-		out := b.TempDir()
-		t, c := time.Now(), cpuTime()
-		rep, err := RunBatch(ctx, BatchConfig{Input: input, UserID: "demo", Out: out})
-		require.NoError(b, err)
-		ours, oursCPU = ours+time.Since(t), oursCPU+cpuTime()-c
-		require.Equal(b, int64(n), rep.Kinds[0].Records)
-
-		t, c = time.Now(), cpuTime()
-		require.NoError(b, runReference(ctx, input, b.TempDir()))
-		ref, refCPU = ref+time.Since(t), refCPU+cpuTime()-c
+		for r := range rounds {
+			out := filepath.Join(b.TempDir(), "out")
+			runOurs := func() {
+				s, _ := runProc(b, pinpipe, "analyse", "--input", input, "--user-id", "demo", "--out", out)
+				add(&ours, s)
+			}
+			var refOut []byte
+			runRef := func() {
+				s, stdout := runProc(b, reference, "--input", input, "--user-id", "demo")
+				add(&ref, s)
+				refOut = stdout
+			}
+			if r%2 == 0 {
+				runOurs()
+				runRef()
+			} else {
+				runRef()
+				runOurs()
+			}
+			if r == 0 {
+				// Same answers: the reference's eight outputs are pinpipe's CSV files.
+				var want bytes.Buffer
+				for _, o := range Outputs {
+					body, err := os.ReadFile(filepath.Join(out, o.Name+".csv"))
+					require.NoError(b, err)
+					fmt.Fprintf(&want, "# %s\n%s", o.Name, body)
+				}
+				require.Equal(b, want.String(), string(refOut), "pinpipe and the reference disagree")
+			}
+			require.NoError(b, os.RemoveAll(out))
+		}
 	}
-	// Wall times on a shared machine vary with its load; CPU times (user+system of the whole
-	// process, DuckDB's threads included) do not, so both ratios are reported.
-	b.ReportMetric(ours.Seconds()/float64(b.N), "pinpipe-s/op")
-	b.ReportMetric(ref.Seconds()/float64(b.N), "read_json-s/op")
-	b.ReportMetric(ours.Seconds()/ref.Seconds(), "x-read_json")
-	b.ReportMetric(oursCPU.Seconds()/float64(b.N), "pinpipe-cpu-s/op")
-	b.ReportMetric(refCPU.Seconds()/float64(b.N), "read_json-cpu-s/op")
-	b.ReportMetric(oursCPU.Seconds()/refCPU.Seconds(), "x-read_json-cpu")
+	b.StopTimer()
+	w, c, m := median(ours[0]), median(ours[1]), median(ours[2])
+	rw, rc, rm := median(ref[0]), median(ref[1]), median(ref[2])
+	b.ReportMetric(time.Duration(w).Seconds(), "pinpipe-s")
+	b.ReportMetric(time.Duration(rw).Seconds(), "ref-s")
+	b.ReportMetric(float64(w)/float64(rw), "x-wall")
+	b.ReportMetric(time.Duration(c).Seconds(), "pinpipe-cpu-s")
+	b.ReportMetric(time.Duration(rc).Seconds(), "ref-cpu-s")
+	b.ReportMetric(float64(c)/float64(rc), "x-cpu")
+	b.ReportMetric(float64(m)/(1<<20), "pinpipe-MiB")
+	b.ReportMetric(float64(rm)/(1<<20), "ref-MiB")
+	b.ReportMetric(float64(m)/float64(rm), "x-rss")
+	b.Logf("%d records per table, %d rounds (median):\n  pinpipe analyse  wall %.2fs  cpu %.2fs  peak %.0f MiB\n  reference        wall %.2fs  cpu %.2fs  peak %.0f MiB\n  ratio            wall %.2fx  cpu %.2fx  peak %.2fx",
+		n, rounds, time.Duration(w).Seconds(), time.Duration(c).Seconds(), float64(m)/(1<<20),
+		time.Duration(rw).Seconds(), time.Duration(rc).Seconds(), float64(rm)/(1<<20),
+		float64(w)/float64(rw), float64(c)/float64(rc), float64(m)/float64(rm))
 }
 
 // warmCache reads every file under dir once, so neither side of a comparison pays for the
@@ -136,15 +177,6 @@ func warmCache(b *testing.B, dir string) {
 		return err
 	})
 	require.NoError(b, err)
-}
-
-// cpuTime is the user and system CPU time of this process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkS3TinyObjects reads 50,000 one-record objects (the original sink's flush.size=1)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,6 +75,15 @@ func writeReport(path string, rep *BatchReport) error {
 }
 
 func renderReport(w io.Writer, rep *BatchReport) error {
+	if rep.Run != "" {
+		// An incremental run's outputs are over every run's rows: so are the row counts shown.
+		r := *rep
+		r.Kinds = slices.Clone(rep.Kinds)
+		for i := range r.Kinds {
+			r.Kinds[i].Rows += r.Kinds[i].HistoryRows
+		}
+		rep = &r
+	}
 	d := reportData{Rep: rep}
 	for _, k := range rep.Kinds {
 		d.Rows += k.Rows

@@ -25,8 +25,9 @@ type source interface {
 	String() string
 	// list returns the keys under prefix (relative to the root), in any order.
 	list(ctx context.Context, prefix string) ([]string, error)
-	// read returns the content of one object.
-	read(ctx context.Context, key string) ([]byte, error)
+	// read returns the content of one object, in buf's memory when it is large enough (the
+	// batch job reuses a few buffers for thousands of objects).
+	read(ctx context.Context, key string, buf []byte) ([]byte, error)
 	// concurrency is how many reads may run at once.
 	concurrency() int
 	// sub is the same kind of source rooted at a sub-path.
@@ -72,8 +73,39 @@ func (d dirSource) list(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-func (d dirSource) read(_ context.Context, key string) ([]byte, error) {
-	return os.ReadFile(filepath.Join(d.root, filepath.FromSlash(key)))
+func (d dirSource) read(_ context.Context, key string, buf []byte) ([]byte, error) {
+	f, err := os.Open(filepath.Join(d.root, filepath.FromSlash(key)))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// One read of the known size; readAll goes on if the file grew meanwhile.
+	return readAll(f, buf, int(st.Size()))
+}
+
+// readAll reads r to its end into buf (grown when needed), expecting about size bytes.
+func readAll(r io.Reader, buf []byte, size int) ([]byte, error) {
+	if cap(buf) < size+1 {
+		buf = make([]byte, 0, size+1) // +1: the read that sees the end needs room
+	}
+	buf = buf[:0]
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 // s3Source reads objects under a prefix of a bucket.
@@ -116,13 +148,13 @@ func (s s3Source) list(ctx context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-func (s s3Source) read(ctx context.Context, key string) ([]byte, error) {
+func (s s3Source) read(ctx context.Context, key string, buf []byte) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + key)})
 	if err != nil {
 		return nil, fmt.Errorf("reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
 	}
 	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
+	b, err := readAll(out.Body, buf, int(aws.ToInt64(out.ContentLength)))
 	if err != nil {
 		return nil, fmt.Errorf("reading s3://%s/%s%s: %w", s.bucket, s.prefix, key, err)
 	}

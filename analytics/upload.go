@@ -11,16 +11,8 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// upload copies the files (relative to dir) to the s3:// URL dest, a few at a time.
-func upload(ctx context.Context, dir, dest string, files []string) error {
-	bucket, prefix, err := parseS3URL(dest)
-	if err != nil {
-		return fmt.Errorf("--out: %w", err)
-	}
-	client, err := newS3Client(ctx)
-	if err != nil {
-		return err
-	}
+// upload copies the files (relative to dir) to the bucket under prefix, a few at a time.
+func upload(ctx context.Context, client *s3.Client, dir, bucket, prefix string, files []string) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for _, rel := range files {

@@ -1,7 +1,6 @@
 -- The exact median follower count by age group and joining year, 2015 to 2020 (pin joined to
 -- user on ind; ages under 18 left out). Median as in median_followers_by_age_group.sql.
 -- Ordered by age group (youngest first), then year.
--- Portable: runs unchanged on DuckDB and on Athena (Trino).
 WITH grouped AS (
     SELECT CASE
                WHEN u.age BETWEEN 18 AND 24 THEN '18-24'
@@ -15,14 +14,8 @@ WITH grouped AS (
     JOIN "user" u ON u.ind = p.ind
     WHERE u.age >= 18 AND p.follower_count IS NOT NULL
       AND EXTRACT(YEAR FROM u.date_joined) BETWEEN 2015 AND 2020
-), ranked AS (
-    SELECT age_group, post_year, follower_count,
-           row_number() OVER (PARTITION BY age_group, post_year ORDER BY follower_count) AS rn,
-           count(*) OVER (PARTITION BY age_group, post_year) AS n
-    FROM grouped
 )
-SELECT age_group, post_year, avg(CAST(follower_count AS DOUBLE)) AS median_follower_count
-FROM ranked
-WHERE 2 * rn BETWEEN n AND n + 2
+SELECT age_group, post_year, median(follower_count) AS median_follower_count
+FROM grouped
 GROUP BY age_group, post_year
 ORDER BY CASE age_group WHEN '18-24' THEN 1 WHEN '25-35' THEN 2 WHEN '36-50' THEN 3 ELSE 4 END, post_year

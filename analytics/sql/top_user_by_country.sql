@@ -1,14 +1,18 @@
 -- The poster with the most followers in each country. Ties go to the poster_name that sorts
--- first.
--- Portable: runs unchanged on DuckDB and on Athena (Trino).
-WITH ranked AS (
-    SELECT g.country, p.poster_name, p.follower_count,
-           row_number() OVER (PARTITION BY g.country ORDER BY p.follower_count DESC, p.poster_name) AS rn
+-- first. (The greatest count per country, then the first name among the posters with it: two
+-- small aggregations instead of sorting every post of a country by count and name.)
+WITH joined AS (
+    SELECT g.country, p.poster_name, p.follower_count
     FROM pin p
     JOIN geo g ON g.ind = p.ind
     WHERE g.country IS NOT NULL AND p.poster_name IS NOT NULL AND p.follower_count IS NOT NULL
+), best AS (
+    SELECT country, max(follower_count) AS follower_count
+    FROM joined
+    GROUP BY country
 )
-SELECT country, poster_name, follower_count
-FROM ranked
-WHERE rn = 1
-ORDER BY country
+SELECT j.country, min(j.poster_name) AS poster_name, j.follower_count
+FROM joined j
+JOIN best b ON b.country = j.country AND b.follower_count = j.follower_count
+GROUP BY j.country, j.follower_count
+ORDER BY j.country

@@ -3,11 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pinpipe/pinpipe/analytics/sqldialect"
 	"github.com/pinpipe/pinpipe/internal/testenv"
 )
 
@@ -75,5 +77,58 @@ func TestAnalyseAndQuery(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	assert.Contains(t, stdout, "Chad     Ann          5000")
 	code, _, _ = runCLI(t, nil, "query", "--data", out, "--file", sqlFile, "SELECT 1")
+	assert.Equal(t, 2, code)
+}
+
+func TestAnalyseIncrementalAndSQL(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "res")
+	writeSink(t, in, map[string]string{
+		"topics/demo.pin/partition=0/demo.pin+0+0000000000.json":   `{"index": 1, "poster_name": "Ann", "follower_count": "5k", "category": "art"}` + "\n",
+		"topics/demo.geo/partition=0/demo.geo+0+0000000000.json":   `{"ind": 1, "timestamp": "2019-01-01 00:00:00", "latitude": 1, "longitude": 2, "country": "Chad"}` + "\n",
+		"topics/demo.user/partition=0/demo.user+0+0000000000.json": `{"ind": 1, "first_name": "A", "last_name": "B", "age": 30, "date_joined": "2016-01-01 00:00:00"}` + "\n",
+	})
+	code, stdout, stderr := runCLI(t, map[string]string{"PINPIPE_INCREMENTAL": "true"}, "analyse", "--input", in, "--out", out)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "read 3 objects (0 late, below their partition's watermark), skipped 0 read before")
+	writeSink(t, in, map[string]string{
+		"topics/demo.pin/partition=0/demo.pin+0+0000000001.json": `{"index": 2, "poster_name": "Bob", "follower_count": "7M", "category": "art"}` + "\n",
+	})
+	code, stdout, stderr = runCLI(t, nil, "analyse", "--incremental", "--input", in, "--out", out)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "read 1 objects (0 late, below their partition's watermark), skipped 3 read before; 1 new rows, 3 from earlier runs")
+	code, stdout, stderr = runCLI(t, nil, "query", "--data", out, "SELECT count(*) AS n FROM pin")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "n\n-\n2\n", stdout, "query reads every run's clean file")
+
+	code, stdout, stderr = runCLI(t, nil, "analyse", "--incremental", "--skip-analysis", "--input", in, "--out", out)
+	require.Equal(t, 0, code, stderr)
+	assert.NotContains(t, stdout, "Report:")
+
+	// pinpipe sql: the file as DuckDB runs it; Athena's form from the one translation.
+	code, stdout, _ = runCLI(t, nil, "sql", "median_followers_by_age_group")
+	require.Equal(t, 0, code)
+	body, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "analytics", "sql", "median_followers_by_age_group.sql"))
+	require.NoError(t, err)
+	assert.Equal(t, string(body), stdout)
+	code, stdout, _ = runCLI(t, nil, "sql", "--dialect", "athena", "median_followers_by_age_group")
+	require.Equal(t, 0, code)
+	want, err := sqldialect.Athena(string(body))
+	require.NoError(t, err)
+	assert.Equal(t, want, stdout)
+	assert.NotContains(t, sqldialect.Mask(stdout), "median(")
+	code, stdout, _ = runCLI(t, nil, "sql", "--dialect", "athena")
+	require.Equal(t, 0, code)
+	for i, name := range []string{"top_category_by_country", "top_category_by_year", "top_user_by_country", "top_country_by_followers",
+		"median_followers_by_age_group", "users_joined_by_year", "median_followers_by_join_year", "median_followers_by_join_year_and_age_group"} {
+		head := "-- " + name + "\n"
+		if i > 0 {
+			head = "\n\n" + head
+		}
+		assert.Equal(t, 1, strings.Count(stdout, head), "all eight, each under its name: %s", name)
+	}
+	code, _, stderr = runCLI(t, nil, "sql", "nope")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, `unknown output "nope"`)
+	code, _, _ = runCLI(t, nil, "sql", "--dialect", "trino")
 	assert.Equal(t, 2, code)
 }

@@ -40,6 +40,7 @@ func init() {
 		{"emulate", "post source rows to the pipeline's REST API (batch or stream)", runEmulate},
 		{"analyse", "run the batch analysis over the S3 sink's files (directory or S3)", runAnalyse},
 		{"query", "run SQL over the clean tables of an analyse run", runQuery},
+		{"sql", "print the analysis queries, as DuckDB or as Athena runs them", runSQL},
 		{"local", "run the whole pipeline on this machine, emulator and analysis included", runLocal},
 		{"serve", "serve the local pipeline (broker, API, sink, stream cleaner) until Ctrl-C", runServe},
 		{"version", "print the version", runVersion},

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/pinpipe/pinpipe/analytics/sqldialect"
 )
 
 // Bind makes a query read other tables under the names it uses: each name of views becomes a
@@ -32,7 +34,7 @@ func Bind(sql string, views map[string]string) (string, error) {
 		defs = append(defs, fmt.Sprintf("%q AS (%s)", n, views[n]))
 	}
 	prelude := "WITH " + strings.Join(defs, ",\n     ")
-	code := mask(sql)
+	code := sqldialect.Mask(sql)
 	start := strings.IndexFunc(code, func(r rune) bool { return r != ' ' && r != '\n' && r != '\t' && r != '\r' })
 	if start < 0 {
 		return "", fmt.Errorf("athena.Bind: empty query")

@@ -1,4 +1,4 @@
-package athena
+package sqldialect
 
 import (
 	"database/sql"

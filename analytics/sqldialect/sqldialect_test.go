@@ -1,4 +1,4 @@
-package athena
+package sqldialect
 
 import (
 	"strings"
@@ -21,7 +21,7 @@ func TestTranslateMedian(t *testing.T) {
 		{"trino replace() is fine", "SELECT replace(a, 'x')", "SELECT replace(a, 'x')"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Translate(tc.in)
+			got, err := Athena(tc.in)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
@@ -40,10 +40,10 @@ func TestTranslateRejectsDuckDBOnly(t *testing.T) {
 		{"SELECT median(a, b)", "median takes one argument"},
 		{"SELECT median(a", "unbalanced"},
 	} {
-		_, err := Translate(tc.in)
+		_, err := Athena(tc.in)
 		require.Error(t, err, tc.in)
 		assert.Contains(t, err.Error(), tc.wantErr, tc.in)
-		assert.True(t, strings.HasPrefix(err.Error(), "athena.Translate: "), err.Error())
+		assert.True(t, strings.HasPrefix(err.Error(), "sqldialect.Athena: "), err.Error())
 	}
 }
 
@@ -51,19 +51,19 @@ func TestTranslateRejectsDuckDBOnly(t *testing.T) {
 // so nothing but the median changed.
 func TestTranslateOnlyTouchesMedian(t *testing.T) {
 	in := "WITH a AS (SELECT g, median(v) AS m FROM t GROUP BY g)\n-- median(v) in a comment\nSELECT g, median(m * 2) FROM a GROUP BY g"
-	out, err := Translate(in)
+	out, err := Athena(in)
 	require.NoError(t, err)
 	back := strings.ReplaceAll(strings.ReplaceAll(out, MedianExpr("v"), "median(v)"), MedianExpr("m * 2"), "median(m * 2)")
 	assert.Equal(t, in, back)
 }
 
-func FuzzTranslate(f *testing.F) {
+func FuzzAthena(f *testing.F) {
 	for _, s := range []string{"SELECT median(x) FROM t", "SELECT 'a''b' -- c\n/* d */", "median((", "SELECT \"median\"(x)"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, sql string) {
-		out, err := Translate(sql) // must not panic
-		if err == nil && !medianCall.MatchString(mask(sql)) && out != sql {
+		out, err := Athena(sql) // must not panic
+		if err == nil && !medianCall.MatchString(Mask(sql)) && out != sql {
 			t.Fatalf("no median in %q but output changed: %q", sql, out)
 		}
 	})
