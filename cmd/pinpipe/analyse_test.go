@@ -95,7 +95,7 @@ func TestAnalyseIncrementalAndSQL(t *testing.T) {
 	})
 	code, stdout, stderr = runCLI(t, nil, "analyse", "--incremental", "--input", in, "--out", out)
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "read 1 objects (0 late, below their partition's watermark), skipped 3 read before; 1 new rows, 3 from earlier runs")
+	assert.Contains(t, stdout, "read 1 object (0 late, below their partition's watermark), skipped 3 read before; 1 new row, 3 from earlier runs")
 	code, stdout, stderr = runCLI(t, nil, "query", "--data", out, "SELECT count(*) AS n FROM pin")
 	require.Equal(t, 0, code, stderr)
 	assert.Equal(t, "n\n-\n2\n", stdout, "query reads every run's clean file")
