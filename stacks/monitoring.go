@@ -49,6 +49,7 @@ func NewMonitoringStack(scope constructs.Construct, id string, props *Monitoring
 	s := &MonitoringStack{Stack: stack}
 	s.Monitoring = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		Name:            cfg.Name("dashboard"),
+		TopicName:       cfg.Name("alarms"),
 		Api:             props.Api,
 		Streams:         streams,
 		DeliveryStreams: delivery,
