@@ -51,12 +51,23 @@ type Config struct {
 	ConfluentVersion string `ctx:"confluentVersion"`
 	// MskIamAuthVersion of aws-msk-iam-auth, the SASL mechanism AWS_MSK_IAM for Java clients.
 	MskIamAuthVersion string `ctx:"mskIamAuthVersion"`
+	// KafkaSha512, ConfluentSha256 and MskIamAuthSha256 pin what the proxy host installs as root
+	// (hex digests of the Kafka client archive, the Confluent Community archive and the
+	// aws-msk-iam-auth jar). Empty means the pin in pins.go for the version, if there is one; a
+	// version without one is refused unless allowUnpinnedDownloads is true.
+	KafkaSha512      string `ctx:"kafkaSha512"`
+	ConfluentSha256  string `ctx:"confluentSha256"`
+	MskIamAuthSha256 string `ctx:"mskIamAuthSha256"`
+	// AllowUnpinnedDownloads accepts versions that have no pinned checksum: they are checked at
+	// boot against the checksum file their publisher puts beside them, where there is one.
+	AllowUnpinnedDownloads bool `ctx:"allowUnpinnedDownloads"`
 
 	// ConnectorVersion of the Confluent S3 sink connector, downloaded by the deploy-time Lambda.
 	ConnectorVersion string `ctx:"connectorVersion"`
 	// ConnectorURL overrides the download URL derived from ConnectorVersion.
 	ConnectorURL string `ctx:"connectorUrl"`
-	// ConnectorSha256, when set, must match the downloaded zip (hex) or the deployment fails.
+	// ConnectorSha256, when set, must match the downloaded zip (hex) or the deployment fails. It
+	// is required for a non-default connectorVersion or connectorUrl (see pins.go).
 	ConnectorSha256 string `ctx:"connectorSha256"`
 	// ConnectorZipPath is a local connector zip uploaded as an asset instead of downloading one.
 	ConnectorZipPath string `ctx:"connectorZipPath"`
@@ -70,6 +81,9 @@ type Config struct {
 	KinesisCapacityMode string `ctx:"kinesisCapacityMode"`
 	KinesisShards       int    `ctx:"kinesisShards"`
 
+	// ApiAuth is how callers of the API's data routes authenticate: "key" (an API key in
+	// x-api-key, as the original pipeline) or "iam" (requests signed with SigV4, AWS_IAM).
+	ApiAuth string `ctx:"apiAuth"`
 	// ApiRateLimit and ApiBurstLimit throttle the API key's usage plan (requests per second).
 	ApiRateLimit  int `ctx:"apiRateLimit"`
 	ApiBurstLimit int `ctx:"apiBurstLimit"`
@@ -97,6 +111,12 @@ type Config struct {
 	FirehoseBufferMiB     int `ctx:"firehoseBufferMiB"`
 }
 
+// Values of the apiAuth context key.
+const (
+	ApiAuthKey = "key"
+	ApiAuthIAM = "iam"
+)
+
 // DefaultConfig is the configuration with every context key absent.
 func DefaultConfig() Config {
 	return Config{
@@ -109,13 +129,14 @@ func DefaultConfig() Config {
 		TopicReplicationFactor: 2,
 		ProxyInstanceType:      "t3.small",
 		ConfluentVersion:       "7.6.1",
-		MskIamAuthVersion:      "2.2.0",
+		MskIamAuthVersion:      "2.3.2",
 		ConnectorVersion:       "10.0.3",
 		FlushSize:              1,
 		ConnectorMcuCount:      1,
 		ConnectorWorkers:       1,
 		KinesisCapacityMode:    "PROVISIONED",
 		KinesisShards:          1,
+		ApiAuth:                ApiAuthKey,
 		ApiRateLimit:           100,
 		ApiBurstLimit:          200,
 		NatGateways:            1,
@@ -154,7 +175,10 @@ func LoadConfig(node ContextGetter) (Config, error) {
 	}
 	c.KinesisCapacityMode = strings.ToUpper(c.KinesisCapacityMode)
 	c.Scheduler = strings.ToLower(c.Scheduler)
-	c.ConnectorSha256 = strings.ToLower(c.ConnectorSha256)
+	c.ApiAuth = strings.ToLower(c.ApiAuth)
+	for _, p := range []*string{&c.ConnectorSha256, &c.KafkaSha512, &c.ConfluentSha256, &c.MskIamAuthSha256} {
+		*p = strings.ToLower(*p)
+	}
 	return c, c.Validate()
 }
 
@@ -162,6 +186,7 @@ var (
 	versionRE     = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
 	mskClusterRE  = regexp.MustCompile(`^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster/[A-Za-z0-9-]+/[A-Za-z0-9-]+$`)
 	sha256RE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	sha512RE      = regexp.MustCompile(`^[0-9a-f]{128}$`)
 	instanceRE    = regexp.MustCompile(`^[a-z0-9]+\.[a-z0-9]+$`)
 	mskInstanceRE = regexp.MustCompile(`^kafka\.[a-z0-9]+\.[a-z0-9]+$`)
 	mwaaClassRE   = regexp.MustCompile(`^mw1\.(micro|small|medium|large|xlarge|2xlarge)$`)
@@ -274,8 +299,21 @@ func (c Config) Validate() error {
 	if c.ConnectorURL != "" && !strings.HasPrefix(c.ConnectorURL, "https://") {
 		return bad("connectorUrl", "%q must be an https:// URL", c.ConnectorURL)
 	}
-	if c.ConnectorSha256 != "" && !sha256RE.MatchString(c.ConnectorSha256) {
-		return bad("connectorSha256", "want 64 hexadecimal digits, got %q", c.ConnectorSha256)
+	for key, v := range map[string]string{"connectorSha256": c.ConnectorSha256, "confluentSha256": c.ConfluentSha256, "mskIamAuthSha256": c.MskIamAuthSha256} {
+		if v != "" && !sha256RE.MatchString(v) {
+			return bad(key, "want a SHA-256: 64 hexadecimal digits, got %q", v)
+		}
+	}
+	if c.KafkaSha512 != "" && !sha512RE.MatchString(c.KafkaSha512) {
+		return bad("kafkaSha512", "want a SHA-512: 128 hexadecimal digits, got %q", c.KafkaSha512)
+	}
+	if err := c.validatePins(); err != nil {
+		return err
+	}
+	switch c.ApiAuth {
+	case ApiAuthKey, ApiAuthIAM:
+	default:
+		return bad("apiAuth", "%q: want key (API key) or iam (SigV4)", c.ApiAuth)
 	}
 	if c.ConnectorZipPath != "" {
 		if st, err := os.Stat(c.ConnectorZipPath); err != nil || st.IsDir() || !strings.HasSuffix(c.ConnectorZipPath, ".zip") {

@@ -52,5 +52,9 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 			},
 		},
 	})
+	// Kept while deployed Ingestion stacks of earlier versions import it (their proxy admitted
+	// the VPC's CIDR): a stack may not drop an export another stack still imports, so dropping
+	// it in the same release would fail the update of Network before Ingestion stops using it.
+	stack.ExportValue(s.Vpc.VpcCidrBlock(), nil)
 	return s
 }
