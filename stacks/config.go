@@ -339,6 +339,26 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// KafkaClientVersion is the Apache Kafka release whose client tools the proxy installs for
+// KafkaVersion: MSK names a line (3.8.x, 4.0.x.kraft), Apache publishes releases (3.8.1).
+func (c Config) KafkaClientVersion() string {
+	line := strings.TrimSuffix(c.KafkaVersion, ".kraft")
+	if v, ok := kafkaClientReleases[line]; ok {
+		return v
+	}
+	return line
+}
+
+// kafkaClientReleases are the latest Apache Kafka release of each MSK version line that names
+// no patch release.
+var kafkaClientReleases = map[string]string{
+	"3.7.x": "3.7.2",
+	"3.8.x": "3.8.1",
+	"3.9.x": "3.9.1",
+	"4.0.x": "4.0.0",
+	"4.1.x": "4.1.0",
+}
+
 // ConnectorDownloadURL is where the deploy-time Lambda fetches the S3 sink connector zip.
 func (c Config) ConnectorDownloadURL() string {
 	if c.ConnectorURL != "" {

@@ -154,7 +154,7 @@ func TestDownloads(t *testing.T) {
 		t.Errorf("kafkaSha512 not used: %+v", d)
 	}
 	// MSK's x-versions install a concrete client release.
-	for v, want := range map[string]string{"3.6.0": "3.6.0", "3.7.x": "3.7.2", "3.8.x.kraft": "3.8.1", "3.9.x": "3.9.1", "2.8.2.tiered": "2.8.2"} {
+	for v, want := range map[string]string{"3.6.0": "3.6.0", "3.7.x": "3.7.2", "3.8.x.kraft": "3.8.1", "3.9.x": "3.9.1", "4.1.x.kraft": "4.1.0"} {
 		c.KafkaVersion = v
 		if got := c.KafkaClientVersion(); got != want {
 			t.Errorf("kafkaVersion %s: client %s, want %s", v, got, want)
@@ -170,9 +170,10 @@ func TestDownloads(t *testing.T) {
 			t.Errorf("confluent %s: %q is not a SHA-256", v, d)
 		}
 	}
-	for minor, v := range kafkaClientPatch {
-		if kafkaSHA512[v] == "" || !strings.HasPrefix(v, minor+".") {
-			t.Errorf("client %s for %s.x has no pin", v, minor)
+	// Every release KafkaClientVersion installs for an MSK version line is pinned.
+	for line, v := range kafkaClientReleases {
+		if kafkaSHA512[v] == "" {
+			t.Errorf("client %s for %s has no pin", v, line)
 		}
 	}
 }

@@ -108,7 +108,8 @@ func NewIngestionStack(scope constructs.Construct, id string, props *IngestionSt
 	nagSuppress(s.Api.Construct, "AwsSolutions-IAM5",
 		"kinesis:ListStreams has no resource-level permission; the other actions are on the streams named "+
 			record.Stream(cfg.UserID, "")+"*, the ones this API serves and creates (the pipeline's three are denied to DeleteStream)",
-		"Resource::*", `/^Resource::arn:<AWS::Partition>:kinesis:<AWS::Region>:<AWS::AccountId>:stream\/`+
+		// Partition, region and account are tokens (<AWS::Region>) or, bound to an environment, literals.
+		"Resource::*", `/^Resource::arn:(<AWS::Partition>|[a-z-]+):kinesis:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):stream\/`+
 			regexp.QuoteMeta(record.Stream(cfg.UserID, ""))+`\*$/`)
 
 	s.s3Sink(cfg, vpc, kafka, props.Storage, private)
@@ -160,8 +161,14 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 	}))
 	kafka.GrantProduce(s.ProxyRole)
 	// What the commands the user data runs and README.md shows need: kafka-topics.sh --list and
-	// kafka-console-consumer.sh on this user's topics, in consumer groups named <userId>.<name>.
+	// kafka-console-consumer.sh on this user's topics, in consumer groups named <userId>.<name>,
+	// or in the console-consumer-<n> group it makes up when given no --group.
 	kafka.GrantConsume(s.ProxyRole, ProxyGroupPrefix(cfg)+"*")
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      s.ProxyRole,
+		Actions:      jsii.Strings("kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"),
+		ResourceArns: &[]*string{kafka.GroupArn(ConsoleConsumerGroupPrefix + "*")},
+	})
 	// cfn-signal: the readiness signal the instance's CreationPolicy waits for.
 	s.ProxyRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings("cloudformation:SignalResource"),
@@ -170,7 +177,7 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 	nagSuppress(s.ProxyRole, "AwsSolutions-IAM4",
 		"AmazonSSMManagedInstanceCore is AWS's maintained policy for Session Manager access, the only way in (no key pair, no SSH)",
 		"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore")
-	kafka.NagSuppressKafkaWildcards(s.ProxyRole)
+	kafka.NagSuppressKafkaWildcards(s.ProxyRole, ConsoleConsumerGroupPrefix)
 
 	// Port 8082 is open to the load balancer's security group only. The NLB's own group has no
 	// inbound rule: the API's VPC Link reaches the NLB over PrivateLink, whose traffic those
@@ -293,6 +300,10 @@ const ProxyReadyTimeout = "PT25M"
 
 // ProxyHealthPath is what the load balancer's health check asks the REST proxy.
 const ProxyHealthPath = "/topics"
+
+// ConsoleConsumerGroupPrefix names the group kafka-console-consumer.sh joins when given no
+// --group (console-consumer-<random number>); the proxy host's role may use those too.
+const ConsoleConsumerGroupPrefix = "console-consumer-"
 
 // ProxyGroupPrefix is the name prefix of the consumer groups the proxy host's role may use.
 func ProxyGroupPrefix(cfg Config) string { return cfg.UserID + "." }

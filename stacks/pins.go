@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -14,9 +13,10 @@ import (
 // kafkaSHA512 is the SHA-512 of kafka_2.13-<version>.tgz, by version: the value Apache publishes
 // in the .sha512 file beside each archive on archive.apache.org/dist/kafka/<version>/, as
 // recorded in Strimzi's kafka-versions.yaml (whose image build checks it with sha512sum); the
-// 3.7.0, 3.7.2, 3.8.1, 3.9.0 and 3.9.1 values were also found, identical, in unrelated
-// projects' checksum pins. The versions are the 3.x releases MSK offers (and, for MSK's
-// "3.7.x"-style versions, the client release kafkaClientPatch picks).
+// 3.7.0, 3.8.1, 3.9.0 and 3.9.1 values were also found, identical, in unrelated projects'
+// checksum pins. 3.7.2 is not in Strimzi's list: its value is the one two unrelated projects pin,
+// one of them quoting Apache's .sha512. The versions are the releases MSK offers, and for MSK's
+// version lines ("3.9.x") the release KafkaClientVersion installs.
 var kafkaSHA512 = map[string]string{
 	"3.1.1": "5EC72EE76AD14997763F2654ECEF0390FD9628413C287619B734F44193252950D412DEBA684AAE5147AC844A88D9EF10EEFC0FFEB14435F2E00347EF946AA5D6",
 	"3.2.0": "736A129823B058DC10788D0893BDE47B6F39B9E4972F9EAC2D5C9E85E51E477344C6F1E1EBD126CE34D5FD430EB07E55FDD60D60CB541F1D48655C0EBC0A4778",
@@ -30,11 +30,9 @@ var kafkaSHA512 = map[string]string{
 	"3.8.1": "B43FADA353B7DCA51C0F90ACF594EC1CE06B2344C046D4059D4DEAB0615E0E3E76E92ECCDBDFA1ADAD1FBDE76C5F25E71ACD0DB013FB4B1778827448B5285EDF",
 	"3.9.0": "5324C1F44D4C84EA469712C2CC3D2D15545C3716EDBB5353722DF9C661FCC78B031FCF07D1C4F0309C5FDB32686665DFB0CFFE55210CD3A1FE2A370538CB4E6D",
 	"3.9.1": "1EA204BA73411737A275429CA976D440F007FF0957B90B19BE41DC5A4BAE52617267769BE9F0B5791714D0B3C4C760605BD426FAEA39EDD90763585523FA2CFE",
+	"4.0.0": "00722AB0A6B954E0006994B8D589DCD8F26E1827C47F70B6E820FB45AA35945C19163B0F188CAF0CAF976C11F7AB005FD368C54E5851E899D2DE687A804A5EB9",
+	"4.1.0": "2F611FA1117747A3567AB5D8E59C24A3DC5CD3C0D50A67CF718AB5203BD5CA69D9A1E2C705EE07B8363D71DE48964BFD65FAC31100A91B458FBD6A2EB3C8EDE5",
 }
-
-// kafkaClientPatch is the client release installed for MSK's "<major>.<minor>.x" versions
-// (MSK applies patches itself; the client needs a concrete archive).
-var kafkaClientPatch = map[string]string{"3.7": "3.7.2", "3.8": "3.8.1", "3.9": "3.9.1"}
 
 // confluentSHA256 is the SHA-256 of confluent-community-<version>.tar.gz, by version. Confluent
 // publishes no checksum beside its archives that we could find; this is the digest Homebrew pins
@@ -57,24 +55,6 @@ type Download struct {
 	// publisher puts beside it, fetched at boot; with no ChecksumURL either, it is not checked
 	// (allowUnpinnedDownloads only).
 	Algo, Digest, ChecksumURL string
-}
-
-var leadingVersion = regexp.MustCompile(`^\d+\.\d+\.\d+`)
-var msxPatchVersion = regexp.MustCompile(`^(\d+\.\d+)\.x`)
-
-// KafkaClientVersion is the Kafka release installed on the proxy host for the cluster's
-// kafkaVersion: the same version, or for MSK's "3.9.x"-style versions the release in
-// kafkaClientPatch.
-func (c Config) KafkaClientVersion() string {
-	if m := msxPatchVersion.FindStringSubmatch(c.KafkaVersion); m != nil {
-		if v, ok := kafkaClientPatch[m[1]]; ok {
-			return v
-		}
-	}
-	if v := leadingVersion.FindString(c.KafkaVersion); v != "" {
-		return v
-	}
-	return c.KafkaVersion
 }
 
 // KafkaDownload is the Kafka client archive (Scala 2.13 build) and its SHA-512.

@@ -170,6 +170,7 @@ func TestProxyReadinessSignal(t *testing.T) {
 		regexp.MustCompile(`Allow kafka-cluster:WriteData .*:topic/pinpipe-demo-kafka/.*"/demo\.\*"`),
 		regexp.MustCompile(`Allow kafka-cluster:AlterGroup .*:group/pinpipe-demo-kafka/.*"/demo\.\*"`),
 		regexp.MustCompile(`Allow kafka-cluster:DescribeGroup .*:group/pinpipe-demo-kafka/.*"/demo\.\*"`),
+		regexp.MustCompile(`Allow kafka-cluster:AlterGroup .*:group/pinpipe-demo-kafka/.*"/console-consumer-\*"`),
 		regexp.MustCompile(`Allow kafka-cluster:DescribeTopic .*"/demo\.\*"`),
 		regexp.MustCompile(`Allow kafka-cluster:WriteDataIdempotently `),
 	} {

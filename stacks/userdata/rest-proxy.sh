@@ -207,7 +207,7 @@ main() {
 #     --consumer.config $KAFKA_HOME/config/client.properties --topic <topic> --from-beginning \\
 #     --group ${GROUP_PREFIX}<name>
 # This instance's role may read and write the topics ${TOPICS// /, } and use the consumer
-# groups ${GROUP_PREFIX}*.
+# groups ${GROUP_PREFIX}* (and console-consumer-*, the console consumer's own without --group).
 security.protocol=SASL_SSL
 sasl.mechanism=AWS_MSK_IAM
 sasl.jaas.config=${jaas}
