@@ -169,15 +169,18 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 	})
 	// The topic has a policy of its own (TLS only), which replaces SNS's default one: say
 	// explicitly that this account's alarms may publish.
-	m.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("sns:Publish"),
-		Resources:  &[]*string{m.Topic.TopicArn()},
-		Conditions: &map[string]interface{}{
-			"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()},
-			"ArnLike":      map[string]interface{}{"aws:SourceArn": alarmArns},
-		},
-	}))
+	allowPublish := func(service, arnOperator string, sourceArn interface{}) {
+		m.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(service), nil)},
+			Actions:    jsii.Strings("sns:Publish"),
+			Resources:  &[]*string{m.Topic.TopicArn()},
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()},
+				arnOperator:    map[string]interface{}{"aws:SourceArn": sourceArn},
+			},
+		}))
+	}
+	allowPublish("cloudwatch.amazonaws.com", "ArnLike", alarmArns)
 	if p.AlarmEmail != "" {
 		m.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(p.AlarmEmail), nil))
 	}
@@ -286,15 +289,7 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 		// EventBridge user guide documents for rule targets); CDK's SnsTopic target would grant
 		// events.amazonaws.com without a condition.
 		m.TaskFailures.AddTarget(&topicTarget{topic: m.Topic})
-		m.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
-			Actions:    jsii.Strings("sns:Publish"),
-			Resources:  &[]*string{m.Topic.TopicArn()},
-			Conditions: &map[string]interface{}{
-				"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()},
-				"ArnEquals":    map[string]interface{}{"aws:SourceArn": m.TaskFailures.RuleArn()},
-			},
-		}))
+		allowPublish("events.amazonaws.com", "ArnEquals", m.TaskFailures.RuleArn())
 		failed := metric("AWS/Events", "TriggeredRules", "Sum", map[string]*string{"RuleName": m.TaskFailures.RuleName()}, "failed tasks")
 		widgets = append(widgets, graph("Batch task failures", []awscloudwatch.IMetric{failed}, nil))
 	}
