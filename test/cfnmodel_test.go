@@ -521,12 +521,16 @@ func (ds *depStack) identity(id string) string {
 		// (which function) decides it.
 		keys = []string{"ServiceToken"}
 	} else if d.rules != nil {
-		keys, _ = d.rules.ReplacingProperties(typ)
+		keys, _, _ = d.rules.CreateOnlyPaths(typ)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		top, _, _ := strings.Cut(k, "/")
-		b, _ := json.Marshal(props[top])
+		v := lookupPath(props, k)
+		if strings.Contains(k, "*") { // a path through list elements: the whole top property
+			top, _, _ := strings.Cut(k, "/")
+			v = props[top]
+		}
+		b, _ := json.Marshal(v)
 		parts = append(parts, k+"="+string(b))
 	}
 	return fakeHash(parts...)

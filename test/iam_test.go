@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/pinpipe/pinpipe/internal/testenv"
+	"github.com/pinpipe/pinpipe/stacks"
 )
 
 // iamStatement is a statement with where it is.
@@ -379,7 +380,7 @@ func iamConfigs() []rehearsalConfig {
 	var out []rehearsalConfig
 	for _, c := range rehearsalConfigs() {
 		switch c.Name {
-		case "default", "variant", "eventbridge+emulator":
+		case "default", "variant", "eventbridge+emulator", "apiAuth=iam+emulator":
 			out = append(out, c)
 		}
 	}
@@ -388,13 +389,24 @@ func iamConfigs() []rehearsalConfig {
 
 // callApplies tells whether row c applies to synthesis s.
 func callApplies(c iamCall, s *Synthesis) bool {
-	switch c.When {
-	case "mwaa":
-		return s.Config.Scheduler == "mwaa"
-	case "eventbridge":
-		return s.Config.Scheduler == "eventbridge"
-	case "emulator":
-		return s.Config.Emulator
+	if c.When == "" {
+		return true
+	}
+	for _, term := range strings.Split(c.When, "+") {
+		var holds bool
+		switch term {
+		case "mwaa", "eventbridge":
+			holds = s.Config.Scheduler == term
+		case "emulator":
+			holds = s.Config.Emulator
+		case stacks.ApiAuthKey, stacks.ApiAuthIAM:
+			holds = s.Config.ApiAuth == term
+		default:
+			panic("calls table: unknown When term " + term)
+		}
+		if !holds {
+			return false
+		}
 	}
 	return true
 }

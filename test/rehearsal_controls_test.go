@@ -80,14 +80,17 @@ func TestRehearsalControls(t *testing.T) {
 			"Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "pinpipe-ctl-fixed", "AssumeRolePolicyDocument": {}}},
 			"Dash": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {"DashboardName": {"Fn::Sub": "pinpipe-ctl-${AWS::Region}"}, "DashboardBody": "{}"}},
 			"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Fn::Sub": "pinpipe-ctl-${AWS::Region}"}}},
-			"Ok": {"Type": "AWS::Kinesis::Stream", "Properties": {"Name": "streaming-ctl-pin"}}
+			"Ok": {"Type": "AWS::Kinesis::Stream", "Properties": {"Name": "streaming-ctl-pin"}},
+			"Filter": {"Type": "AWS::Logs::MetricFilter", "Properties": {"FilterName": "ctl-errors", "LogGroupName": "x"}}
 		}}`
 		fs := nameFindings([]*Deployment{
 			ctlDeploy(t, rules, body, fakeAccount, fakeRegion), ctlDeploy(t, rules, body, fakeAccount, fakeRegion2),
 			ctlDeploy(t, rules, body, fakeAccount2, fakeRegion)}, &nameStats{})
 		wantFindings(t, fs,
 			`Role (AWS::IAM::Role) Properties/RoleName: name "pinpipe-ctl-fixed" is also used by Pinpipe-ctl-Ctl/Role in ctl@123456789012/us-east-1: names of AWS::IAM::Role are unique per account`,
-			`Bucket (AWS::S3::Bucket) Properties/BucketName: name "pinpipe-ctl-us-east-1" is also used by Pinpipe-ctl-Ctl/Bucket in ctl@123456789012/us-east-1: names of AWS::S3::Bucket are unique per partition`)
+			`Bucket (AWS::S3::Bucket) Properties/BucketName: name "pinpipe-ctl-us-east-1" is also used by Pinpipe-ctl-Ctl/Bucket in ctl@123456789012/us-east-1: names of AWS::S3::Bucket are unique per partition`,
+			`Filter (AWS::Logs::MetricFilter) Properties/FilterName: a property ending in Name that the names table`,
+			`Filter (AWS::Logs::MetricFilter) Properties/LogGroupName: a property ending in Name`)
 		for _, f := range fs {
 			if f.LogicalID == "Ok" || f.LogicalID == "Dash" && !strings.Contains(f.Where, fakeAccount) {
 				t.Errorf("unexpected finding %s", f)
@@ -122,7 +125,8 @@ func TestRehearsalControls(t *testing.T) {
 			"Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
 			"Policy": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyName": "p", "Roles": [{"Ref": "Role"}], "PolicyDocument": {"Statement": [
 				{"Effect": "Allow", "Action": ["kinesis:PutRecordz", "s3:Get*Nope*", "kinesis:DeleteStream"], "Resource": "arn:aws:kinesis:*:*:stream/*"},
-				{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"s3:nonexistentkey": "x", "kinesis:whatever": "y"}}}
+				{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"s3:nonexistentkey": "x", "kinesis:whatever": "y"}}},
+				{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": "x", "kms:EncryptionContextz": "y", "aws:SourceAcount": "z"}}}
 			]}}}
 		}}`, fakeAccount, fakeRegion)
 		m := buildIAM(d)
@@ -146,7 +150,16 @@ func TestRehearsalControls(t *testing.T) {
 			"action s3:Get*Nope*: the wildcard matches no s3 action",
 			"condition key s3:nonexistentkey does not exist in s3",
 			"condition key kinesis:whatever does not exist in kinesis",
+			"condition key kms:EncryptionContextz does not exist in kms",
+			"condition key aws:SourceAcount is not a global condition key",
 			"kinesis:DeleteStream arn:aws:kinesis:us-east-1:123456789012:stream/streaming-ctl-pin: Allowed, but must be denied: control: must be denied",
 			"kinesis:PutRecord arn:aws:kinesis:us-east-1:123456789012:stream/streaming-ctl-pin: ImplicitlyDenied, but the pipeline needs it: control: must be allowed")
+		// A key iam-data defines by a pattern (kms:EncryptionContext:${EncryptionContextKey}) is known.
+		for _, f := range fs {
+			if strings.Contains(f.Rule, "kms:EncryptionContext:aws:sns:topicArn") {
+				t.Errorf("a patterned condition key was refused: %s", f)
+			}
+		}
 	})
+
 }

@@ -51,7 +51,8 @@ func boundContext(env Env, ctx map[string]interface{}) map[string]interface{} {
 }
 
 // rehearsalConfigs are the configurations every check runs over: the defaults; every switch
-// away from its default (variantContext); the other scheduler with the emulator; a userId with a
+// away from its default (variantContext); the other scheduler with the emulator; SigV4 auth with
+// the emulator (its signing role); a userId with a
 // hyphen; and stacks bound to an account and region, in two regions.
 func rehearsalConfigs() []rehearsalConfig {
 	b1 := Env{Account: fakeAccount, Region: fakeRegion}
@@ -60,6 +61,7 @@ func rehearsalConfigs() []rehearsalConfig {
 		{Name: "default"},
 		{Name: "variant", Ctx: variantContext()},
 		{Name: "eventbridge+emulator", Ctx: map[string]interface{}{"scheduler": "eventbridge", "emulator": true}},
+		{Name: "apiAuth=iam+emulator", Ctx: map[string]interface{}{"apiAuth": "iam", "emulator": true}},
 		{Name: "userId=team-a", Ctx: map[string]interface{}{"userId": "team-a"}},
 		{Name: "bound " + b1.Region, Env: b1, Ctx: boundContext(b1, nil)},
 		{Name: "bound " + b2.Region, Env: b2, Ctx: boundContext(b2, nil)},
