@@ -694,6 +694,8 @@ func (ds *depStack) attribute(id, typ, attr string) rv {
 		return arn("scheduler:%s:%s:schedule/%s/%s", r, a, group, ds.nameOf(id))
 	case "AWS::Events::Rule.Arn":
 		return arn("events:%s:%s:rule/%s", r, a, ds.nameOf(id))
+	case "AWS::EC2::SecurityGroup.GroupId":
+		return ds.physical(id) // Ref of a VPC security group is its id too
 	case "AWS::ApiGateway::RestApi.RootResourceId":
 		return rv{v: h[:10], tainted: true}
 	case "AWS::ApiGateway::RestApi.RestApiId":

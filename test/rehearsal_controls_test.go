@@ -162,4 +162,41 @@ func TestRehearsalControls(t *testing.T) {
 		}
 	})
 
+	t.Run("network", func(t *testing.T) {
+		// The proxy path as it was (8082 open to the VPC's CIDR, an NLB without a group), and
+		// as it is (the NLB's group the only source; the NLB admits nothing, PrivateLink
+		// unfiltered).
+		tmpl := func(lbProps, ingress string) string {
+			return `{"Resources": {
+			"Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.40.0.0/16"}},
+			"ProxySG": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "proxy", "VpcId": {"Ref": "Vpc"}}},
+			"NlbSG": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "nlb", "VpcId": {"Ref": "Vpc"}}},
+			"OtherSG": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "other", "VpcId": {"Ref": "Vpc"}}},
+			"In": {"Type": "AWS::EC2::SecurityGroupIngress", "Properties": ` + ingress + `},
+			"Proxy": {"Type": "AWS::EC2::Instance", "Properties": {"ImageId": "ami-1", "SecurityGroupIds": [{"Fn::GetAtt": ["ProxySG", "GroupId"]}]}},
+			"Nlb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {"Type": "network", "Scheme": "internal"` + lbProps + `}},
+			"Tg": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup", "Properties": {"Port": 8082, "Protocol": "TCP", "VpcId": {"Ref": "Vpc"},
+				"Targets": [{"Id": {"Ref": "Proxy"}, "Port": 8082}]}},
+			"Listener": {"Type": "AWS::ElasticLoadBalancingV2::Listener", "Properties": {"LoadBalancerArn": {"Ref": "Nlb"}, "Port": 80, "Protocol": "TCP",
+				"DefaultActions": [{"Type": "forward", "TargetGroupArn": {"Ref": "Tg"}}]}},
+			"Link": {"Type": "AWS::ApiGateway::VpcLink", "Properties": {"Name": "l", "TargetArns": [{"Ref": "Nlb"}]}}
+		}}`
+		}
+		fromNlb := `{"GroupId": {"Fn::GetAtt": ["ProxySG", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 8082, "ToPort": 8082, "SourceSecurityGroupId": {"Fn::GetAtt": ["NlbSG", "GroupId"]}}`
+		withSG := `, "SecurityGroups": [{"Fn::GetAtt": ["NlbSG", "GroupId"]}]`
+		run := func(body string) []Finding {
+			return networkFindings(ctlDeploy(t, rules, body, fakeAccount, fakeRegion), &netStats{})
+		}
+		wantFindings(t, run(tmpl("", `{"GroupId": {"Fn::GetAtt": ["ProxySG", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 8082, "ToPort": 8082, "CidrIp": {"Fn::GetAtt": ["Vpc", "CidrBlock"]}}`)),
+			"In (ingress): admits cidr:",
+			"Nlb (AWS::ElasticLoadBalancingV2::LoadBalancer): has no security group")
+		wantFindings(t, run(tmpl(withSG, `{"GroupId": {"Fn::GetAtt": ["ProxySG", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 8000, "ToPort": 9000, "SourceSecurityGroupId": {"Fn::GetAtt": ["OtherSG", "GroupId"]}}`)),
+			"target Pinpipe-ctl-Ctl/Proxy port 8082 also admits",
+			"target Pinpipe-ctl-Ctl/Proxy port 8082 admits none of the load balancer's groups",
+			"evaluates inbound rules on PrivateLink traffic")
+		wantFindings(t, run(tmpl(withSG+`, "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "off"`,
+			`{"GroupId": {"Fn::GetAtt": ["NlbSG", "GroupId"]}, "IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "SourceSecurityGroupId": {"Fn::GetAtt": ["OtherSG", "GroupId"]}}`)),
+			"is an API Gateway VPC Link's target but its group")
+		wantFindings(t, run(tmpl(withSG+`, "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "off"`, fromNlb)))
+	})
 }

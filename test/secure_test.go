@@ -179,48 +179,6 @@ func TestProxyReadinessSignal(t *testing.T) {
 	assert.Contains(t, ud, "GROUP_PREFIX='demo.'", "the consumer groups the role allows")
 }
 
-// Finding 10: port 8082 on the proxy is open to the load balancer's security group only; the
-// load balancer's group has no inbound rule (the VPC Link arrives over PrivateLink).
-func TestProxyPortOnlyFromTheLoadBalancer(t *testing.T) {
-	for _, ctx := range []map[string]interface{}{nil, variantContext()} {
-		s := Synth(t, ctx)
-		tmpl := s.TemplateJSON(t, s.Pipeline.Ingestion.Stack)
-		lbID := onlyResource(t, tmpl, "AWS::ElasticLoadBalancingV2::LoadBalancer", nil)
-		lb := Props(Resources(tmpl, "AWS::ElasticLoadBalancingV2::LoadBalancer")[lbID])
-		assert.Equal(t, "off", lb["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"])
-		require.NotNil(t, lb["SecurityGroups"], "the NLB has a security group")
-		sgs := list(lb["SecurityGroups"])
-		require.Len(t, sgs, 1)
-		nlbSG := sgs[0].(map[string]interface{})["Fn::GetAtt"].([]interface{})[0].(string)
-
-		var rules []map[string]interface{}
-		for id, r := range Resources(tmpl, "AWS::EC2::SecurityGroup") {
-			for _, in := range list(Props(r)["SecurityGroupIngress"]) {
-				m, ok := in.(map[string]interface{})
-				if !ok {
-					continue
-				}
-				m["GroupId"] = map[string]interface{}{"Fn::GetAtt": []interface{}{id, "GroupId"}}
-				rules = append(rules, m)
-			}
-		}
-		for _, r := range Resources(tmpl, "AWS::EC2::SecurityGroupIngress") {
-			rules = append(rules, Props(r))
-		}
-		var to8082 []map[string]interface{}
-		for _, r := range rules {
-			assert.NotContains(t, toJSON(t, r["GroupId"]), nlbSG, "the NLB's group admits nothing: %v", r)
-			if r["FromPort"] == 8082.0 || r["ToPort"] == 8082.0 {
-				to8082 = append(to8082, r)
-			}
-			assert.Nil(t, r["CidrIp"], "no CIDR ingress in the ingestion stack: %v", r)
-		}
-		require.Len(t, to8082, 1)
-		assert.Equal(t, map[string]interface{}{"Fn::GetAtt": []interface{}{nlbSG, "GroupId"}}, to8082[0]["SourceSecurityGroupId"])
-		assert.Equal(t, 8082.0, to8082[0]["ToPort"])
-	}
-}
-
 // Finding 11: the software the proxy host installs as root is checked against digests fixed at
 // synth time (the published ones for the default versions), and the connector zip's function is
 // told whether a digest is required.
