@@ -100,9 +100,6 @@ func NewIngestionStack(scope constructs.Construct, id string, props *IngestionSt
 	nagSuppress(s.Api.Construct, "AwsSolutions-APIG3",
 		"no WAF web ACL by default: every route needs the API key or IAM and is throttled; a web ACL "+
 			"adds at least $6/month to an idle pipeline")
-	nagSuppress(s.Api.Construct, "AwsSolutions-APIG6",
-		"JSON access logs record every request; execution logging needs the account-wide API Gateway "+
-			"CloudWatch role, which this app does not take over from the account")
 	nagSuppress(s.Api.Construct, "AwsSolutions-IAM5",
 		"kinesis:ListStreams has no resource-level permission; the other actions are on the streams named "+
 			record.Stream(cfg.UserID, "")+"*, the ones this API serves and creates (the pipeline's three are denied to DeleteStream)",

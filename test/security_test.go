@@ -203,6 +203,22 @@ func TestApiAuthorization(t *testing.T) {
 			t.Errorf("%s: Kinesis integration without the x-amz-json-1.1 Content-Type", id)
 		}
 	}
+	// The execution log group exists before the stage logs to it (or API Gateway would create
+	// it, without retention, outside the stack), and no one suppresses cdk-nag's logging rule.
+	stageID := onlyResource(t, tmpl, "AWS::ApiGateway::Stage", nil)
+	stage := Resources(tmpl, "AWS::ApiGateway::Stage")[stageID]
+	var execLogs string
+	for id, r := range Resources(tmpl, "AWS::Logs::LogGroup") {
+		if strings.Contains(toJSON(t, Props(r)["LogGroupName"]), "API-Gateway-Execution-Logs_") {
+			execLogs = id
+			assert.Contains(t, toJSON(t, Props(r)["LogGroupName"]), `"/prod"`)
+			assert.NotNil(t, Props(r)["RetentionInDays"])
+		}
+	}
+	if assert.NotEmpty(t, execLogs, "no execution log group") {
+		assert.Contains(t, list(stage["DependsOn"]), execLogs)
+	}
+	assert.NotContains(t, toJSON(t, tmpl), "AwsSolutions-APIG6")
 	for _, m := range []string{"admin", "GET", "PUT", "ANY"} {
 		if !seen[m] {
 			t.Errorf("no %s method", m)
@@ -215,6 +231,10 @@ func TestApiAuthorization(t *testing.T) {
 			"AccessLogSetting": map[string]interface{}{
 				"DestinationArn": assertions.Match_AnyValue(), "Format": assertions.Match_AnyValue(),
 			},
+			// Execution logs of failures, never the bodies (data trace would log the records).
+			"MethodSettings": []interface{}{assertions.Match_ObjectLike(&map[string]interface{}{
+				"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "ERROR", "DataTraceEnabled": false,
+			})},
 		})
 		api.HasResourceProperties(jsii.String("AWS::ApiGateway::UsagePlan"), map[string]interface{}{
 			"Throttle": map[string]interface{}{"RateLimit": 100, "BurstLimit": 200},

@@ -76,7 +76,7 @@ type Props struct {
 	// RateLimit (requests per second, steady) and BurstLimit of the API key's usage plan and of
 	// the stage. Defaults 100 and 200.
 	RateLimit, BurstLimit float64
-	// LogRetention of the access logs. Default one month.
+	// LogRetention of the access and execution logs. Default one month.
 	LogRetention awslogs.RetentionDays
 }
 
@@ -101,7 +101,9 @@ type KinesisApi struct {
 	// DataRole, CreateRole and DeleteRole are the roles API Gateway assumes to call Kinesis for
 	// the data routes, CreateStream and DeleteStream.
 	DataRole, CreateRole, DeleteRole awsiam.Role
-	AccessLogs                       awslogs.LogGroup
+	// AccessLogs gets one JSON line per request; ExecutionLogs API Gateway's log of the
+	// requests that fail (level ERROR, no bodies).
+	AccessLogs, ExecutionLogs awslogs.LogGroup
 	// VpcLink is nil when Props.Proxy is nil.
 	VpcLink awsapigateway.VpcLink
 }
@@ -159,8 +161,14 @@ func New(scope constructs.Construct, id string, props *Props) *KinesisApi {
 		EndpointTypes:  &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
 		CloudWatchRole: jsii.Bool(false),
 		DeployOptions: &awsapigateway.StageOptions{
-			StageName:            jsii.String(stage),
-			TracingEnabled:       jsii.Bool(true),
+			StageName:      jsii.String(stage),
+			TracingEnabled: jsii.Bool(true),
+			// Execution logs of failed requests (integration errors, mapping failures, auth
+			// refusals), which the access log cannot explain. Never data trace: it would log
+			// request and response bodies, the pipeline's records. Like the access log, this
+			// needs the account's API Gateway CloudWatch role (README, prerequisites).
+			LoggingLevel:         awsapigateway.MethodLoggingLevel_ERROR,
+			DataTraceEnabled:     jsii.Bool(false),
 			ThrottlingRateLimit:  jsii.Number(rate),
 			ThrottlingBurstLimit: jsii.Number(burst),
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(k.AccessLogs),
@@ -171,6 +179,18 @@ func New(scope constructs.Construct, id string, props *Props) *KinesisApi {
 			}),
 		},
 	})
+
+	// API Gateway writes execution logs to API-Gateway-Execution-Logs_<api id>/<stage>, and
+	// creates that group itself, never expiring and outliving the stack, unless it exists:
+	// declared here, it has a retention and goes with the stack. The stage waits for it.
+	k.ExecutionLogs = awslogs.NewLogGroup(c, jsii.String("ExecutionLogs"), &awslogs.LogGroupProps{
+		LogGroupName: awscdk.Fn_Join(jsii.String(""), &[]*string{
+			jsii.String("API-Gateway-Execution-Logs_"), k.Api.RestApiId(), jsii.String("/" + stage),
+		}),
+		Retention:     retention,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	k.Api.DeploymentStage().Node().AddDependency(k.ExecutionLogs)
 
 	k.credentialRoles(c, props)
 
