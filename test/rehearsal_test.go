@@ -261,7 +261,8 @@ func TestRehearsalReplacement(t *testing.T) {
 // on the default synthesis (the property holds the key's default).
 var configSchemaMap = []struct {
 	Key, Type, Path string
-	// Strings are the candidate values of a string key (int keys are probed over a range).
+	// Strings are candidate values of a string key, probed with every value of its enum tag
+	// (int keys are probed over a range).
 	Strings []string
 }{
 	{Key: "connectorMcuCount", Type: "AWS::KafkaConnect::Connector", Path: "Capacity/ProvisionedCapacity/McuCount"},
@@ -275,7 +276,8 @@ var configSchemaMap = []struct {
 	{Key: "apiRateLimit", Type: "AWS::ApiGateway::UsagePlan", Path: "Throttle/RateLimit"},
 	{Key: "apiBurstLimit", Type: "AWS::ApiGateway::UsagePlan", Path: "Throttle/BurstLimit"},
 	{Key: "mskInstanceType", Type: "AWS::MSK::Cluster", Path: "BrokerNodeGroupInfo/InstanceType",
-		Strings: []string{"kafka.t3.small", "kafka.m5.large", "kafka.m7g.xlarge", "kafka.x.y", "kafka.t3.smallsmallsmallsmallsmall1"}},
+		// The registry's InstanceType is 5 to 32 characters: a longer value must be refused.
+		Strings: []string{"kafka.t3.small", "kafka.m5.large", "kafka.m7g.xlarge", "kafka.x.y", "kafka.t3.smallsmallsmallsmallsmall1", "kafka.m7g.48xlarge-with-a-long-suffix"}},
 	{Key: "mwaaEnvironmentClass", Type: "AWS::MWAA::Environment", Path: "EnvironmentClass",
 		Strings: []string{"mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge", "mw2.small", ""}},
 	{Key: "kinesisCapacityMode", Type: "AWS::Kinesis::Stream", Path: "StreamModeDetails/StreamMode",
@@ -341,7 +343,8 @@ func TestRehearsalConfigRanges(t *testing.T) {
 		}
 		var values []interface{}
 		if m.Strings != nil {
-			for _, v := range m.Strings {
+			// The candidates, and every value the key's enum tag accepts.
+			for _, v := range append(append([]string{}, m.Strings...), configEnum(t, m.Key)...) {
 				values = append(values, v)
 			}
 		} else {
@@ -373,6 +376,21 @@ func TestRehearsalConfigRanges(t *testing.T) {
 	t.Logf("config ranges: %d context keys mapped to resource properties; %d values probed through stacks.LoadConfig, %d accepted and checked against the registry schema",
 		len(configSchemaMap), probed, accepted)
 	reportFindings(t, "context values against the registry schemas", findings)
+}
+
+// configEnum are the values the enum tag of a context key's field lists (nil without one).
+func configEnum(t *testing.T, key string) []string {
+	ty := reflect.TypeOf(stacks.Config{})
+	for i := 0; i < ty.NumField(); i++ {
+		if ty.Field(i).Tag.Get("ctx") == key {
+			if e := ty.Field(i).Tag.Get("enum"); e != "" {
+				return strings.Split(e, ",")
+			}
+			return nil
+		}
+	}
+	t.Fatalf("no context key %s in stacks.Config", key)
+	return nil
 }
 
 // stacksDefault is the default of a context key (stacks.DefaultConfig, by its ctx tag).
