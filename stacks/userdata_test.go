@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -369,6 +370,322 @@ func TestUserDataReadinessChecks(t *testing.T) {
 			defer fake.mu.Unlock()
 			if tc.ok && (len(fake.gotBodies) != 1 || !strings.Contains(fake.gotBodies[0], `{"records":[{"value":{"pinpipe_probe":`)) {
 				t.Errorf("probe bodies %q", fake.gotBodies)
+			}
+		})
+	}
+}
+
+// bootRoot runs the whole boot script (main) as cloud-init would, under a fake root: in a
+// user and mount namespace (unshare -rm), /opt, /etc and /var/log are overlays whose writes
+// land in upper/ (the test reads what the boot wrote there, the host is untouched), and
+// recording stubs first on PATH stand in for what needs a real Amazon Linux host: dnf (whose
+// install of aws-cfn-bootstrap puts the recording cfn-signal at /opt/aws/bin, as the package
+// does), useradd, id, chown and systemctl. Downloads come from the shellEnv's fake curl; the REST
+// proxy is a restProxyFake; the Kafka CLI is the fake archive's scripts, which check they run
+// over IAM. Every stub appends to one calls log, in order.
+type bootRoot struct {
+	*shellEnv
+	root, calls string
+	fake        *restProxyFake
+	settings    map[string]string
+	// jar is the aws-msk-iam-auth jar served; kafka and confluent the archives.
+	jar, kafka, confluent []byte
+}
+
+// tgz is a gzipped tar of files (name → content; names under one top folder), all executable.
+func tgz(t *testing.T, files map[string]string) []byte {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for name, content := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Size: int64(len(content))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(content)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := gz.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func newBootRoot(t *testing.T) *bootRoot {
+	t.Helper()
+	unshare := testenv.Need(t, "unshare")
+	if out, err := exec.Command(unshare, "-rm", "sh", "-c", "mount -t tmpfs none /mnt").CombinedOutput(); err != nil {
+		testenv.Missing(t, fmt.Sprintf("user and mount namespaces (unshare -rm, mount) are not available: %v %s", err, out))
+	}
+	b := &bootRoot{fake: &restProxyFake{}, root: t.TempDir()}
+	srv := httptest.NewServer(b.fake)
+	t.Cleanup(srv.Close)
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	b.calls = filepath.Join(b.root, "calls.log")
+
+	// The Kafka client's CLI, as far as the boot uses it: it refuses to run without the IAM jar on
+	// its CLASSPATH and an IAM client config, then answers like the real tools.
+	check := `[ -f "$CLASSPATH" ] && [[ $CLASSPATH == */libs/aws-msk-iam-auth-all.jar ]] || { echo "no IAM jar on CLASSPATH" >&2; exit 1; }
+cfg=""; group=""; args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+	case ${args[i]} in --command-config|--consumer.config) cfg=${args[i+1]} ;; --group) group=${args[i+1]} ;; esac
+done
+grep -qx 'sasl.mechanism=AWS_MSK_IAM' "$cfg" && grep -qx 'security.protocol=SASL_SSL' "$cfg" || { echo "not an IAM client config: $cfg" >&2; exit 1; }
+`
+	b.kafka = tgz(t, map[string]string{
+		"kafka_2.13-3.6.0/bin/kafka-topics.sh": "#!/bin/bash\necho \"kafka-topics.sh $*\" >>" + b.calls + "\n" + check +
+			"printf '%s\\n' __amazon_msk_canary demo.geo demo.pin demo.user\n",
+		"kafka_2.13-3.6.0/bin/kafka-console-consumer.sh": "#!/bin/bash\necho \"kafka-console-consumer.sh $*\" >>" + b.calls + "\n" + check +
+			"[[ $group == demo.* ]] || { echo \"group $group is not the user's\" >&2; exit 1; }\n" +
+			"[ -f " + filepath.Join(b.root, "consumer-empty") + " ] && exit 0\n" +
+			"echo '{\"pinpipe_probe\":\"readiness check\"}'; echo 'Processed a total of 1 messages' >&2\n",
+		// The layout of Apache's archive: bin/, libs/ and config/ under one top folder.
+		"kafka_2.13-3.6.0/libs/kafka-clients-3.6.0.jar": "jar",
+		"kafka_2.13-3.6.0/config/producer.properties":   "bootstrap.servers=localhost:9092\n",
+	})
+	b.confluent = tgz(t, map[string]string{"confluent-7.6.1/bin/kafka-rest-start": "#!/bin/sh\nexit 1\n"})
+	b.jar = []byte("the aws-msk-iam-auth jar")
+
+	b.settings = sampleSettings()
+	b.settings["REST_PORT"] = port
+	b.settings["KAFKA_SHA512"] = sha512Hex(b.kafka)
+	b.settings["CONFLUENT_SHA256"] = sha256Hex(b.confluent)
+	b.shellEnv = newShellEnv(t, b.settings)
+	b.serve(b.settings["KAFKA_URL"], b.kafka)
+	b.serve(b.settings["CONFLUENT_URL"], b.confluent)
+	b.serve(b.settings["MSK_IAM_AUTH_URL"], b.jar)
+	b.serve(b.settings["MSK_IAM_AUTH_SHA256_URL"], []byte(sha256Hex(b.jar)+"  aws-msk-iam-auth-2.3.2-all.jar\n"))
+
+	users := filepath.Join(b.root, "users")
+	stubs := map[string]string{
+		// dnf installs nothing; aws-cfn-bootstrap brings cfn-signal, which records its arguments.
+		"dnf": `echo "dnf $*" >>` + b.calls + `
+[ -f ` + filepath.Join(b.root, "dnf-fails") + ` ] && { echo "Error: Failed to download metadata" >&2; exit 1; }
+if [[ " $* " == *" aws-cfn-bootstrap "* ]]; then
+	mkdir -p /opt/aws/bin
+	printf '#!/bin/bash\necho "cfn-signal $*" >>%s\necho "$*" >>%s\n' ` + b.calls + ` ` + b.signals + ` >/opt/aws/bin/cfn-signal
+	chmod +x /opt/aws/bin/cfn-signal
+fi`,
+		"useradd":   `echo "useradd $*" >>` + b.calls + "\nmkdir -p " + users + " && touch " + users + `/"${!#}"`,
+		"id":        `[ -f ` + users + `/"$1" ] && exit 0; [ $# -eq 1 ] && [[ $1 != -* ]] && { echo "id: '$1': no such user" >&2; exit 1; }; exec /usr/bin/id "$@"`,
+		"chown":     `echo "chown $*" >>` + b.calls,
+		"systemctl": `echo "systemctl $*" >>` + b.calls,
+	}
+	for name, body := range stubs {
+		if err := os.WriteFile(filepath.Join(b.bin, name), []byte("#!/bin/bash\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// boot runs main under the fake root; the overlays' writes persist in root/upper across boots.
+func (b *bootRoot) boot() (string, error) {
+	var mounts strings.Builder
+	for _, d := range []string{"opt", "etc", "var/log"} {
+		upper, work := filepath.Join(b.root, "upper", d), filepath.Join(b.root, "work", d)
+		for _, p := range []string{upper, work} {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				b.t.Fatal(err)
+			}
+		}
+		fmt.Fprintf(&mounts, "mount -t overlay overlay -o lowerdir=/%s,upperdir=%s,workdir=%s /%s\n", d, upper, work, d)
+	}
+	cmd := exec.Command("unshare", "-rm", "bash", "-c", "set -e\n"+mounts.String()+"exec bash "+b.script)
+	cmd.Env = append(os.Environ(), "PATH="+b.bin+":"+os.Getenv("PATH"), "READY_TIMEOUT=3", "READY_POLL=1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// file is what the boot wrote at path (absolute, as on the instance), or "" and false.
+func (b *bootRoot) file(path string) (string, bool) {
+	raw, err := os.ReadFile(filepath.Join(b.root, "upper", path))
+	return string(raw), err == nil
+}
+
+func (b *bootRoot) callLog() []string {
+	raw, _ := os.ReadFile(b.calls)
+	return strings.Split(strings.TrimSpace(string(raw)), "\n")
+}
+
+// index is the position of the first call starting with prefix, or -1.
+func index(calls []string, prefix string) int {
+	for i, c := range calls {
+		if strings.HasPrefix(c, prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+// properties parses a Java .properties file (key=value lines, # comments).
+func properties(text string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, _ := strings.Cut(line, "=")
+		out[k] = v
+	}
+	return out
+}
+
+// The whole boot, as cloud-init runs it, under a fake root: what it installs and where, the
+// properties files and the service unit it writes, the order of its steps, and that it signals
+// success once, after every readiness check; then a second boot on the same disk redoes nothing
+// it need not.
+func TestUserDataBoot(t *testing.T) {
+	b := newBootRoot(t)
+	s := b.settings
+	b.fake.topics = `["__amazon_msk_canary","demo.geo","demo.pin","demo.user"]`
+	b.fake.produce = `{"offsets":[{"partition":0,"offset":12,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}`
+	out, err := b.boot()
+	if err != nil {
+		t.Fatalf("boot: %v\n%s", err, out)
+	}
+
+	// Software where the service, the README and client.properties say it is.
+	for path, want := range map[string]string{
+		"/opt/kafka/bin/kafka-topics.sh":                  "",
+		"/opt/kafka/libs/aws-msk-iam-auth-all.jar":        string(b.jar),
+		"/opt/kafka/libs/aws-msk-iam-auth-all.jar.source": s["MSK_IAM_AUTH_URL"] + "\n",
+		"/opt/confluent/bin/kafka-rest-start":             "",
+		"/opt/kafka/.pinpipe-source":                      s["KAFKA_URL"] + " " + s["KAFKA_SHA512"] + "\n",
+		"/etc/pinpipe/bootstrap-servers":                  s["BOOTSTRAP_SERVERS"] + "\n",
+	} {
+		got, ok := b.file(path)
+		if !ok {
+			t.Errorf("the boot did not write %s", path)
+		} else if want != "" && got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+	jaas := `software.amazon.msk.auth.iam.IAMLoginModule required awsRoleArn="` + s["ROLE_ARN"] + `" awsStsRegion="us-east-1";`
+	handler := "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
+	client, _ := b.file("/opt/kafka/config/client.properties")
+	if p := properties(client); p["security.protocol"] != "SASL_SSL" || p["sasl.mechanism"] != "AWS_MSK_IAM" ||
+		p["sasl.jaas.config"] != jaas || p["sasl.client.callback.handler.class"] != handler || len(p) != 4 {
+		t.Errorf("client.properties:\n%s", client)
+	}
+	if !strings.Contains(client, "--group demo.<name>") {
+		t.Errorf("client.properties does not show the groups the role allows:\n%s", client)
+	}
+	rest, _ := b.file("/etc/kafka-rest/kafka-rest.properties")
+	want := map[string]string{
+		"listeners": "http://0.0.0.0:" + s["REST_PORT"], "bootstrap.servers": s["BOOTSTRAP_SERVERS"],
+		"client.security.protocol": "SASL_SSL", "client.sasl.mechanism": "AWS_MSK_IAM", "client.sasl.jaas.config": jaas,
+		"client.sasl.client.callback.handler.class": handler, "producer.acks": "all",
+	}
+	if p := properties(rest); !reflect.DeepEqual(p, want) {
+		t.Errorf("kafka-rest.properties = %v\nwant %v", p, want)
+	}
+	unit, _ := b.file("/etc/systemd/system/kafka-rest.service")
+	for _, line := range []string{"User=kafka-rest", "Environment=CLASSPATH=/opt/kafka/libs/aws-msk-iam-auth-all.jar",
+		"ExecStart=/opt/confluent/bin/kafka-rest-start /etc/kafka-rest/kafka-rest.properties", "Restart=on-failure",
+		"NoNewPrivileges=true", "WantedBy=multi-user.target"} {
+		if !strings.Contains(unit, "\n"+line+"\n") {
+			t.Errorf("kafka-rest.service lacks %s:\n%s", line, unit)
+		}
+	}
+
+	// The steps in order, and one signal, success, after the last check.
+	calls := b.callLog()
+	order := []string{"dnf install -y -q aws-cfn-bootstrap java-17-amazon-corretto-headless tar gzip",
+		"useradd --system --no-create-home --shell /sbin/nologin kafka-rest", "chown kafka-rest: /var/log/kafka-rest",
+		"systemctl daemon-reload", "systemctl enable kafka-rest.service", "systemctl restart kafka-rest.service",
+		"kafka-topics.sh --bootstrap-server " + s["BOOTSTRAP_SERVERS"] + " --command-config /opt/kafka/config/client.properties --list",
+		"kafka-console-consumer.sh --bootstrap-server " + s["BOOTSTRAP_SERVERS"] + " --consumer.config /opt/kafka/config/client.properties --topic demo.pin --group demo.readiness",
+		"cfn-signal --exit-code 0 "}
+	last := -1
+	for _, step := range order {
+		i := index(calls, step)
+		if i <= last {
+			t.Errorf("step %q at %d, after %d: calls\n%s", step, i, last, strings.Join(calls, "\n"))
+		}
+		last = i
+	}
+	if last != len(calls)-1 {
+		t.Errorf("calls after the success signal:\n%s", strings.Join(calls[last:], "\n"))
+	}
+	sig := b.signalled()
+	if strings.Count(sig, "\n") != 1 || !strings.Contains(sig, "--exit-code 0") || !strings.Contains(sig, "--stack Pinpipe-demo-Ingestion") ||
+		!strings.Contains(sig, "--resource "+s["CFN_RESOURCE"]) || !strings.Contains(sig, "--region us-east-1") {
+		t.Errorf("cfn-signal calls: %q", sig)
+	}
+	if len(b.fake.gotBodies) != 1 {
+		t.Errorf("probe records: %q", b.fake.gotBodies)
+	}
+
+	// A second boot on the same disk (the user data runs again): nothing is downloaded again,
+	// the user exists, and it signals success again.
+	for _, u := range []string{s["KAFKA_URL"], s["CONFLUENT_URL"], s["MSK_IAM_AUTH_URL"]} {
+		os.Remove(filepath.Join(b.dir, filepath.Base(u)))
+	}
+	os.Remove(b.calls)
+	os.Remove(b.signals)
+	if out, err := b.boot(); err != nil {
+		t.Fatalf("second boot: %v\n%s", err, out)
+	}
+	if calls := b.callLog(); index(calls, "useradd") >= 0 {
+		t.Errorf("the second boot added the user again:\n%s", strings.Join(calls, "\n"))
+	}
+	if sig := b.signalled(); !strings.HasPrefix(sig, "--exit-code 0 ") || strings.Count(sig, "\n") != 1 {
+		t.Errorf("second boot signalled %q", sig)
+	}
+}
+
+// A boot that fails at any step signals failure once, naming the step, and never success; one
+// that cannot even install cfn-signal signals nothing (CloudFormation's timeout then fails it).
+func TestUserDataBootFailures(t *testing.T) {
+	stored := `{"offsets":[{"partition":0,"offset":12,"error_code":null,"error":null}],"key_schema_id":null,"value_schema_id":null}`
+	for _, tc := range []struct {
+		name  string
+		setup func(b *bootRoot)
+		step  string // in the failure signal; "" = no signal at all
+	}{
+		{"tampered Kafka archive", func(b *bootRoot) { b.serve(b.settings["KAFKA_URL"], []byte("tampered")) }, "while: installing the Kafka client"},
+		{"aws-msk-iam-auth unlike its .sha256", func(b *bootRoot) { b.serve(b.settings["MSK_IAM_AUTH_URL"], []byte("other jar")) }, "while: installing aws-msk-iam-auth"},
+		{"Kafka unreachable", func(b *bootRoot) { b.fake.status = http.StatusInternalServerError }, "while: waiting for the REST proxy to list the topics"},
+		{"probe refused", func(b *bootRoot) {
+			b.fake.produce = `{"offsets":[{"partition":null,"offset":null,"error_code":40301,"error":"Not authorized"}]}`
+		}, "while: producing a probe record"},
+		{"console consumer reads nothing", func(b *bootRoot) {
+			os.WriteFile(filepath.Join(b.root, "consumer-empty"), nil, 0o644)
+		}, "while: reading demo.pin with kafka-console-consumer.sh"},
+		{"dnf fails", func(b *bootRoot) { os.WriteFile(filepath.Join(b.root, "dnf-fails"), nil, 0o644) }, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBootRoot(t)
+			b.fake.topics = `["demo.geo","demo.pin","demo.user"]`
+			b.fake.produce = stored
+			tc.setup(b)
+			out, err := b.boot()
+			if err == nil {
+				t.Fatalf("the boot succeeded:\n%s", out)
+			}
+			sig := b.signalled()
+			if strings.Contains(sig, "--exit-code 0") {
+				t.Errorf("signalled success: %q", sig)
+			}
+			if tc.step == "" {
+				if sig != "" {
+					t.Errorf("signalled %q without cfn-signal installed", sig)
+				}
+				return
+			}
+			if strings.Count(sig, "\n") != 1 || !strings.Contains(sig, "--exit-code 1") || !strings.Contains(sig, tc.step) {
+				t.Errorf("cfn-signal calls %q; want one failure naming %q\n%s", sig, tc.step, out)
+			}
+			// A refused download is never unpacked or kept.
+			if _, ok := b.file("/opt/kafka/libs/aws-msk-iam-auth-all.jar"); ok && strings.Contains(tc.name, "aws-msk-iam-auth") {
+				t.Error("the refused jar was installed")
+			}
+			if _, ok := b.file("/opt/kafka/bin/kafka-topics.sh"); ok && strings.Contains(tc.name, "Kafka archive") {
+				t.Error("the refused archive was unpacked")
 			}
 		})
 	}

@@ -199,7 +199,7 @@ func TestDownloadsArePinned(t *testing.T) {
 	// downloaders the boot calls.
 	for _, line := range strings.Split(ud, "\n") {
 		if strings.Contains(line, "download \"$") {
-			assert.Regexp(t, `^\t+(download "\$url" "\$out\.unverified"|if ! download "\$sums" "\$out\.sums".*)$`, line)
+			assert.Regexp(t, `^\t+(download "\$url" "\$out\.unverified" \|\| return|if ! download "\$sums" "\$out\.sums".*)$`, line)
 		}
 	}
 	zip := Props(Resources(tmpl, "Custom::ConnectorZip")[onlyResource(t, tmpl, "Custom::ConnectorZip", nil)])

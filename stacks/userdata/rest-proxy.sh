@@ -54,9 +54,11 @@ on_exit() {
 }
 
 # download URL FILE: fetch over HTTPS with retries (the NAT gateway may still be warming up).
+# Its failures return explicitly (as fetch_verified's), so they hold where set -e does not
+# (a function called from an if).
 download() {
 	curl --fail --silent --show-error --location --proto '=https' --retry 10 --retry-delay 6 \
-		--retry-all-errors --output "$2.part" "$1"
+		--retry-all-errors --output "$2.part" "$1" || return
 	mv "$2.part" "$2"
 }
 
@@ -84,7 +86,7 @@ published_digest() {
 # publisher's checksum file at CHECKSUM_URL; with neither, the file is kept unchecked.
 fetch_verified() {
 	local url=$1 out=$2 algo=$3 want=$4 sums=$5
-	download "$url" "$out.unverified"
+	download "$url" "$out.unverified" || return
 	if [ -z "$want" ] && [ -n "$sums" ]; then
 		echo "pinpipe-userdata: WARNING: $url is not pinned; checking it against $sums"
 		if ! download "$sums" "$out.sums" || ! want=$(published_digest "$algo" "$out.sums"); then
@@ -101,7 +103,7 @@ fetch_verified() {
 		rm -f "$out.unverified"
 		return 1
 	fi
-	mv "$out.unverified" "$out"
+	mv "$out.unverified" "$out" || return
 }
 
 # unpack URL DIR ALGO DIGEST CHECKSUM_URL: download a verified .tgz once and unpack it into DIR,
@@ -113,7 +115,10 @@ unpack() {
 		return
 	fi
 	tmp=$(mktemp -d /tmp/pinpipe-XXXXXX)
-	fetch_verified "$url" "$tmp/archive.tgz" "$3" "$4" "$5"
+	if ! fetch_verified "$url" "$tmp/archive.tgz" "$3" "$4" "$5"; then
+		rm -rf "$tmp"
+		return 1
+	fi
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	tar -xzf "$tmp/archive.tgz" -C "$dir" --strip-components=1
