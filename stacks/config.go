@@ -540,6 +540,9 @@ func (c Config) Validate() error {
 	if c.GithubOidcProviderArn != "" && c.GithubRepo == "" {
 		return badKey("githubOidcProviderArn", "is only used with githubRepo")
 	}
+	if acct := strings.Split(c.GithubOidcProviderArn, ":"); c.Account != "" && len(acct) > 4 && acct[4] != c.Account {
+		return badKey("githubOidcProviderArn", "the provider is in account %s, the stacks deploy to %s (CDK_DEFAULT_ACCOUNT): a role trusts its own account's provider only", acct[4], c.Account)
+	}
 	if err := c.validatePins(); err != nil {
 		return err
 	}

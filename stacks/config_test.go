@@ -142,6 +142,19 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 	}
 }
 
+// The GitHub OIDC provider to import must be in the account the stacks deploy to.
+func TestGithubOidcProviderAccount(t *testing.T) {
+	t.Setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+	arn := func(acct string) string { return "arn:aws:iam::" + acct + ":oidc-provider/token.actions.githubusercontent.com" }
+	if _, err := LoadConfig(fakeContext{"githubRepo": "a/b", "githubOidcProviderArn": arn("123456789012")}); err != nil {
+		t.Errorf("the deploy account's provider: %v", err)
+	}
+	_, err := LoadConfig(fakeContext{"githubRepo": "a/b", "githubOidcProviderArn": arn("210987654321")})
+	if err == nil || !strings.Contains(err.Error(), `"githubOidcProviderArn"`) {
+		t.Errorf("another account's provider: %v", err)
+	}
+}
+
 // A version without a pinned checksum stops synth, naming the key that pins it, unless the
 // user opts out with allowUnpinnedDownloads; the defaults are pinned (or, for the two whose
 // publishers' values could not be read here, handled as README.md says).

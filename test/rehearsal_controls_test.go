@@ -98,6 +98,22 @@ func TestRehearsalControls(t *testing.T) {
 		}
 	})
 
+	t.Run("shared stacks", func(t *testing.T) {
+		// The GitHub OIDC stack: created in two regions of one account, its provider collides
+		// (one per account); deployed by two users with their own tag, one overwrites the other.
+		oidc := func(tag string) string {
+			return `{"Resources": {"GitHubProvider": {"Type": "AWS::IAM::OIDCProvider", "Properties": {
+				"Url": "https://token.actions.githubusercontent.com", "ClientIdList": ["sts.amazonaws.com"],
+				"Tags": [{"Key": "pinpipe:user", "Value": "` + tag + `"}]}}}}`
+		}
+		fs := nameFindings([]*Deployment{ctlDeploy(t, rules, oidc("a"), fakeAccount, fakeRegion), ctlDeploy(t, rules, oidc("a"), fakeAccount, fakeRegion2)}, &nameStats{})
+		wantFindings(t, fs, `GitHubProvider (AWS::IAM::OIDCProvider) Properties/Url: name "https://token.actions.githubusercontent.com" is also used by Pinpipe-ctl-Ctl/GitHubProvider in ctl@123456789012/us-east-1: names of AWS::IAM::OIDCProvider are unique per account`)
+		fs = nameFindings([]*Deployment{ctlDeploy(t, rules, oidc("a"), fakeAccount, fakeRegion), ctlDeploy(t, rules, oidc("b"), fakeAccount, fakeRegion)}, &nameStats{})
+		wantFindings(t, fs, "(stack): stack Pinpipe-ctl-Ctl is also deployed by ctl@123456789012/us-east-1 to this account and region with another template")
+		// The same template deployed twice in one account and region is one stack: no finding.
+		wantFindings(t, nameFindings([]*Deployment{ctlDeploy(t, rules, oidc("a"), fakeAccount, fakeRegion), ctlDeploy(t, rules, oidc("a"), fakeAccount, fakeRegion)}, &nameStats{}))
+	})
+
 	t.Run("replacement", func(t *testing.T) {
 		tmpl := func(flush string, name string) string {
 			return `{"Resources": {"Conn": {"Type": "AWS::KafkaConnect::Connector", "Properties": {
@@ -116,6 +132,13 @@ func TestRehearsalControls(t *testing.T) {
 		n := 0
 		wantFindings(t, prereqFindings(ctlDeploy(t, rules, `{"Resources": {`+stage+`}}`, fakeAccount, fakeRegion), s, "", &n),
 			"Stage (AWS::ApiGateway::Stage): needs the API Gateway CloudWatch Logs role")
+		role := `"Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow",
+			"Action": "sts:AssumeRoleWithWebIdentity", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
+			"Condition": {"StringEquals": {"token.actions.githubusercontent.com:sub": "repo:a/b:pull_request"}}}]}}}`
+		wantFindings(t, prereqFindings(ctlDeploy(t, rules, `{"Resources": {`+role+`}}`, fakeAccount, fakeRegion), s, "", &n),
+			"Role (AWS::IAM::Role): needs the account's IAM OIDC provider")
+		wantFindings(t, prereqFindings(ctlDeploy(t, rules, `{"Resources": {`+role+`,
+			"P": {"Type": "AWS::IAM::OIDCProvider", "Properties": {"Url": "https://token.actions.githubusercontent.com"}}}}`, fakeAccount, fakeRegion), s, "", &n))
 		wantFindings(t, prereqFindings(ctlDeploy(t, rules, `{"Resources": {`+stage+`,
 			"Account": {"Type": "AWS::ApiGateway::Account", "Properties": {"CloudWatchRoleArn": "arn:aws:iam::123456789012:role/apigw"}}}}`, fakeAccount, fakeRegion), s, "", &n))
 	})

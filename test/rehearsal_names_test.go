@@ -134,6 +134,9 @@ var physicalNames = map[string]physicalName{
 		Doc: "API Gateway CreateModel: model names unique in their API, alphanumeric"},
 	"AWS::ApiGateway::RequestValidator": {Path: "Name", Scope: ScopeNone,
 		Doc: "API Gateway CreateRequestValidator: validators are identified by id; names may repeat"},
+	// An OIDC provider is named by its issuer URL, once per account (all regions).
+	"AWS::IAM::OIDCProvider": {Path: "Url", Scope: ScopeAccount,
+		Doc: "IAM CreateOpenIDConnectProvider: an account has one provider per issuer URL, in all regions together (EntityAlreadyExists)"},
 	// lambda/icebergtable creates a Glue table of this name in DatabaseName.
 	"Custom::IcebergTable": {Path: "TableInput/Name", Scope: ScopeParent, Parent: "DatabaseName", Max: 255,
 		Doc: "Glue CreateTable (through lambda/icebergtable): table names unique in their database, 1-255, stored in lower case"},
@@ -240,9 +243,26 @@ func nameFindings(deps []*Deployment, stats *nameStats) []Finding {
 		stack, id, typ string
 	}
 	seen := map[string]owner{}
+	// Stack names are unique per account and region too: stacks shared by several deployments
+	// (Pinpipe-Account, Pinpipe-GitHubOidc: no userId in the name) are one stack, which each
+	// deploy overwrites, so their templates must be the same.
+	stackSeen := map[string]*Deployment{}
 	for _, d := range deps {
 		for _, sn := range d.StackNames() {
 			ds := d.Stack(sn)
+			stackKey := strings.Join([]string{d.Partition, d.Account, d.Region, sn}, "|")
+			if prev, dup := stackSeen[stackKey]; dup {
+				a, _ := json.Marshal(prev.Stack(sn).tmpl)
+				b, _ := json.Marshal(ds.tmpl)
+				if string(a) != string(b) {
+					out = append(out, Finding{Check: "names", Where: d.Label, Stack: sn, LogicalID: "(stack)",
+						Rule: fmt.Sprintf("stack %s is also deployed by %s to this account and region with another template: "+
+							"stack names are unique per account and region, so each deploy would overwrite the other's (first difference %s)",
+							sn, prev.Label, firstDiffPath(prev.Stack(sn).tmpl, ds.tmpl))})
+				}
+				continue // the same stack: its resources are the ones already seen
+			}
+			stackSeen[stackKey] = d
 			for _, id := range sortedKeysRes(ds.Resources()) {
 				typ, _ := ds.res[id]["Type"].(string)
 				out = append(out, missingNameEntry(d, ds, id, typ)...)
@@ -371,6 +391,12 @@ func replacementFindings(rules *cfnRules, a, b *Deployment, change string, stats
 		}
 	}
 	return out
+}
+
+// firstDiffPath is the path of the first leaf where templates a and b differ.
+func firstDiffPath(a, b map[string]interface{}) string {
+	p, _, _ := firstDifference(a, b, "")
+	return p
 }
 
 // firstDifference is the first leaf where a and b differ, with its two values.

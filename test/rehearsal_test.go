@@ -22,8 +22,9 @@ import (
 	"github.com/pinpipe/pinpipe/stacks"
 )
 
-// The fake accounts and regions of the rehearsal.
+// The fake accounts and regions of the rehearsal, and the repository of its GitHub OIDC stacks.
 const (
+	githubRepo   = "pinpipe/pinpipe"
 	fakeAccount  = "123456789012"
 	fakeAccount2 = "210987654321"
 	fakeRegion   = "us-east-1"
@@ -53,18 +54,25 @@ func boundContext(env Env, ctx map[string]interface{}) map[string]interface{} {
 // rehearsalConfigs are the configurations every check runs over: the defaults; every switch
 // away from its default (variantContext); the other scheduler with the emulator; SigV4 auth with
 // the emulator (its signing role); a userId with a
-// hyphen; and stacks bound to an account and region, in two regions.
+// hyphen; and stacks bound to an account and region, in two regions. The variant, team-a and the
+// bound ones add the shared GitHub OIDC stack (githubRepo), as two userIds of one region and one
+// userId in two regions deploy it.
 func rehearsalConfigs() []rehearsalConfig {
 	b1 := Env{Account: fakeAccount, Region: fakeRegion}
 	b2 := Env{Account: fakeAccount, Region: fakeRegion2}
+	// The GitHub OIDC stack in both regions of the account: the first creates the account's
+	// provider, the second imports it (README: one provider per account).
+	oidc1 := map[string]interface{}{"githubRepo": githubRepo}
+	oidc2 := map[string]interface{}{"githubRepo": githubRepo,
+		"githubOidcProviderArn": "arn:aws:iam::" + fakeAccount + ":oidc-provider/token.actions.githubusercontent.com"}
 	return []rehearsalConfig{
 		{Name: "default"},
 		{Name: "variant", Ctx: variantContext()},
 		{Name: "eventbridge+emulator", Ctx: map[string]interface{}{"scheduler": "eventbridge", "emulator": true}},
 		{Name: "apiAuth=iam+emulator", Ctx: map[string]interface{}{"apiAuth": "iam", "emulator": true}},
-		{Name: "userId=team-a", Ctx: map[string]interface{}{"userId": "team-a"}},
-		{Name: "bound " + b1.Region, Env: b1, Ctx: boundContext(b1, nil)},
-		{Name: "bound " + b2.Region, Env: b2, Ctx: boundContext(b2, nil)},
+		{Name: "userId=team-a", Ctx: map[string]interface{}{"userId": "team-a", "githubRepo": githubRepo}},
+		{Name: "bound " + b1.Region, Env: b1, Ctx: boundContext(b1, oidc1)},
+		{Name: "bound " + b2.Region, Env: b2, Ctx: boundContext(b2, oidc2)},
 	}
 }
 

@@ -27,6 +27,7 @@ func variantContext() map[string]interface{} {
 		"connectorZipPath":      filepath.Join(testenv.RepoRoot(), "test", "testdata", "connector-fixture.zip"),
 		"natGateways":           2,
 		"flushSize":             100,
+		"githubRepo":            githubRepo,
 	}
 }
 
