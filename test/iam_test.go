@@ -545,7 +545,7 @@ func TestRehearsalIAM(t *testing.T) {
 		managed = append(managed, a)
 	}
 	sort.Strings(managed)
-	t.Logf("IAM (iam-data %s, iam-simulate %s): %d statements of %d roles and resource policies in %d configurations; %d actions and %d condition keys checked; "+
+	t.Logf("rehearsal IAM (iam-data %s, iam-simulate %s): %d statements of %d roles and resource policies in %d configurations; %d actions and %d condition keys checked; "+
 		"%d calls simulated (%d that must be allowed, %d that must be denied) from a table of %d rows; AWS managed policies not evaluated (not in the data): %v",
 		res.Versions["iamData"], res.Versions["iamSimulate"], len(statements), roles, len(iamConfigs()), res.Actions, res.ConditionKeys,
 		len(reqs), allowed, denied, len(iamCalls), managed)

@@ -72,7 +72,7 @@ func lowerKeys(v interface{}) interface{} {
 // follows them is a Custom::PhysicalName whose Inputs hold, at the same paths, exactly the
 // values the resource declares. TestRehearsalReplacement checks the same rule by deploying
 // configuration changes side by side.
-func TestReplacementSafeNames(t *testing.T) {
+func TestRehearsalNamesFollowCreateOnly(t *testing.T) {
 	rules := loadRules(t)
 	checked := 0
 	for _, ctx := range []map[string]interface{}{nil, variantContext()} {
@@ -139,7 +139,7 @@ func TestReplacementSafeNames(t *testing.T) {
 	}
 	// The connector alone has ten create-only properties declared.
 	assert.Greater(t, checked, 10)
-	t.Logf("%d create-only properties of named resources checked", checked)
+	t.Logf("rehearsal names follow create-only: %d create-only properties of named resources checked against the inputs of their names", checked)
 }
 
 // The account-level setting every API stage that logs needs is declared once per account and

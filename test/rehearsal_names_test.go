@@ -159,7 +159,7 @@ var notOwnNames = map[string]string{
 
 // createOnlyExempt are create-only properties of named resources whose change does not need a
 // new name (or cannot get one), each with the reason; both replacement checks
-// (TestReplacementSafeNames, TestRehearsalReplacement) read it. Keys are "<type>/<path>", or
+// (TestRehearsalNamesFollowCreateOnly, TestRehearsalReplacement) read it. Keys are "<type>/<path>", or
 // "<type>/*" for every property of the type.
 var createOnlyExempt = map[string]string{
 	// The name is unique within these: a change moves the name into another scope.

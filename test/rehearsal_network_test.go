@@ -275,7 +275,7 @@ func TestRehearsalNetwork(t *testing.T) {
 	if stats.Targets == 0 || stats.VpcLinks == 0 {
 		t.Errorf("the network check saw %d load-balancer targets and %d VPC Links: the model no longer finds the proxy path", stats.Targets, stats.VpcLinks)
 	}
-	t.Logf("network: %d security groups and %d ingress rules in %d configurations; %d load-balancer targets and %d VPC Link targets checked",
+	t.Logf("rehearsal network: %d security groups and %d ingress rules in %d configurations; %d load-balancer targets and %d VPC Link targets checked",
 		stats.Groups, stats.Rules, len(rehearsalConfigs()), stats.Targets, stats.VpcLinks)
 	reportFindings(t, "network", findings)
 }

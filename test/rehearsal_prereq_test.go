@@ -184,6 +184,6 @@ func TestRehearsalPrerequisites(t *testing.T) {
 		}
 		findings = append(findings, fs...)
 	}
-	t.Logf("prerequisites: %d table rows; %d resources and stacks needing one, in %d configurations", len(prerequisites), needs, len(rehearsalConfigs()))
+	t.Logf("rehearsal prerequisites: %d table rows; %d resources and stacks needing one, in %d configurations", len(prerequisites), needs, len(rehearsalConfigs()))
 	reportFindings(t, "account prerequisites", findings)
 }

@@ -149,7 +149,7 @@ func TestRehearsalSchemas(t *testing.T) {
 			findings = append(findings, Finding{Check: "references", Where: c.Name, Rule: e})
 		}
 	}
-	t.Logf("schema check (%s, %s): %d resources of %d types in %d configurations; %d top-level properties, %d values checked; "+
+	t.Logf("rehearsal schemas (%s, %s): %d resources of %d types in %d configurations; %d top-level properties, %d values checked; "+
 		"%d intrinsic values resolved and checked in full, %d checked by type only (deploy-time values); %d patterns checked, %d not expressible in RE2; "+
 		"%d scalars converted as CloudFormation does; %d resources checked against the service spec only; %d custom/metadata resources skipped",
 		rules.RegistryVersion, rules.SpecVersion, stats.Resources, len(stats.Types), len(rehearsalConfigs()), stats.TopProperties, stats.Values,
@@ -160,7 +160,7 @@ func TestRehearsalSchemas(t *testing.T) {
 	}
 	sort.Strings(dis)
 	if len(dis) > 0 {
-		t.Logf("%d places where the registry snapshot and the newer service spec differ (checked against the service spec):\n%s", len(dis), strings.Join(dis, "\n"))
+		t.Logf("rehearsal schemas: %d places where the registry snapshot and the newer service spec differ (checked against the service spec):\n%s", len(dis), strings.Join(dis, "\n"))
 	}
 	reportFindings(t, "templates against the CloudFormation registry schemas", findings)
 }
@@ -211,7 +211,7 @@ func TestRehearsalNames(t *testing.T) {
 		}
 		findings = append(findings, nameFindings(deps, stats)...)
 	}
-	t.Logf("names: %d explicit names in %d deployments checked against their service's length and pattern, %d of them unique per their scope (%d types in the names table)",
+	t.Logf("rehearsal names: %d explicit names in %d deployments checked against their service's length and pattern, %d of them unique per their scope (%d types in the names table)",
 		stats.Names, len(sets["agnostic"])+len(sets["bound"]), stats.Scoped, len(physicalNames))
 	reportFindings(t, "explicit names", findings)
 }
@@ -258,8 +258,11 @@ func TestRehearsalReplacement(t *testing.T) {
 		b := Deploy(t, rules, s, fakeAccount, fakeRegion)
 		findings = append(findings, replacementFindings(rules, a, b, ch.Name, stats)...)
 	}
-	t.Logf("replacement: %d configuration changes, %d named resources compared property by property against their create-only lists",
-		stats.Pairs, stats.Compared)
+	t.Logf("rehearsal replacement: %d configuration changes, %d named resources compared property by property against their create-only lists; %d create-only changes exempt",
+		stats.Pairs, stats.Compared, len(stats.Exempt))
+	for _, e := range stats.Exempt {
+		t.Logf("rehearsal replacement: exempt: %s", e)
+	}
 	reportFindings(t, "replacements of named resources", findings)
 }
 
@@ -381,7 +384,7 @@ func TestRehearsalConfigRanges(t *testing.T) {
 				Rule: fmt.Sprintf("the configuration accepts %s, which the registry schema rejects (%s)", compactList(bad), rule)})
 		}
 	}
-	t.Logf("config ranges: %d context keys mapped to resource properties; %d values probed through stacks.LoadConfig, %d accepted and checked against the registry schema",
+	t.Logf("rehearsal config ranges: %d context keys mapped to resource properties; %d values probed through stacks.LoadConfig, %d accepted and checked against the registry schema",
 		len(configSchemaMap), probed, accepted)
 	reportFindings(t, "context values against the registry schemas", findings)
 }
