@@ -145,7 +145,9 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 // The GitHub OIDC provider to import must be in the account the stacks deploy to.
 func TestGithubOidcProviderAccount(t *testing.T) {
 	t.Setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
-	arn := func(acct string) string { return "arn:aws:iam::" + acct + ":oidc-provider/token.actions.githubusercontent.com" }
+	arn := func(acct string) string {
+		return "arn:aws:iam::" + acct + ":oidc-provider/token.actions.githubusercontent.com"
+	}
 	if _, err := LoadConfig(fakeContext{"githubRepo": "a/b", "githubOidcProviderArn": arn("123456789012")}); err != nil {
 		t.Errorf("the deploy account's provider: %v", err)
 	}
