@@ -694,6 +694,9 @@ func (ds *depStack) attribute(id, typ, attr string) rv {
 		return arn("scheduler:%s:%s:schedule/%s/%s", r, a, group, ds.nameOf(id))
 	case "AWS::Events::Rule.Arn":
 		return arn("events:%s:%s:rule/%s", r, a, ds.nameOf(id))
+	case "AWS::IAM::OIDCProvider.Arn":
+		// IAM names a provider by its issuer URL without the scheme.
+		return rv{v: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", p, a, strings.TrimPrefix(str("Url"), "https://")), tainted: ds.Props(id).tainted}
 	case "AWS::EC2::SecurityGroup.GroupId":
 		return ds.physical(id) // Ref of a VPC security group is its id too
 	case "AWS::ApiGateway::RestApi.RootResourceId":

@@ -116,6 +116,8 @@ func buildIAM(d *Deployment) *iamModel {
 				name := ds.nameOf(id)
 				r := &iamRole{Stack: sn, ID: id, Name: name, Arn: scalarString(ds.attribute(id, typ, "Arn").v)}
 				addDoc(where+"/AssumeRolePolicyDocument", p["AssumeRolePolicyDocument"])
+				// The trust policy is the role's resource policy for sts:AssumeRole*.
+				addResource(r.Arn, asMap(p["AssumeRolePolicyDocument"]))
 				for i, x := range asSlice(p["Policies"]) {
 					pm := asMap(x)
 					addDoc(fmt.Sprintf("%s/Policies/%d/PolicyDocument", where, i), pm["PolicyDocument"])
@@ -223,8 +225,9 @@ func lambdaPermissionStatement(d *Deployment, p map[string]interface{}) map[stri
 func (m *iamModel) Role(user, stack, prefix string) (*iamRole, error) {
 	re := regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + "([0-9A-F]{8})?$")
 	var found []*iamRole
+	sn := m.stackName(user, stack)
 	for _, r := range m.Roles {
-		if r.Stack == "Pinpipe-"+user+"-"+stack && re.MatchString(r.ID) {
+		if r.Stack == sn && re.MatchString(r.ID) {
 			found = append(found, r)
 		}
 	}
@@ -232,6 +235,15 @@ func (m *iamModel) Role(user, stack, prefix string) (*iamRole, error) {
 		return nil, fmt.Errorf("%d roles %s in stack %s (the calls table is out of date?)", len(found), prefix, stack)
 	}
 	return found[0], nil
+}
+
+// stackName is the CloudFormation name of the calls table's stack: Pinpipe-<user>-<stack>, or
+// Pinpipe-<stack> for the stacks every userId shares (Account, GitHubOidc).
+func (m *iamModel) stackName(user, stack string) string {
+	if m.d.Stack("Pinpipe-"+user+"-"+stack) == nil && m.d.Stack("Pinpipe-"+stack) != nil {
+		return "Pinpipe-" + stack
+	}
+	return "Pinpipe-" + user + "-" + stack
 }
 
 // iamRequest is one call for the simulator.
@@ -349,9 +361,9 @@ var placeholderRE = regexp.MustCompile(`\{([a-z]+)(?::([^{}]*))?\}`)
 // resourceValue is Ref (attr ""), the name (attr "!name") or Fn::GetAtt of the resource of stack
 // Pinpipe-<user>-<stack> whose logical id is prefix (+ CDK's hash).
 func (m *iamModel) resourceValue(user, stack, prefix, attr string) (string, error) {
-	ds := m.d.Stack("Pinpipe-" + user + "-" + stack)
+	ds := m.d.Stack(m.stackName(user, stack))
 	if ds == nil {
-		return "", fmt.Errorf("no stack Pinpipe-%s-%s", user, stack)
+		return "", fmt.Errorf("no stack %s", m.stackName(user, stack))
 	}
 	re := regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + "([0-9A-F]{8})?$")
 	var ids []string
@@ -399,6 +411,8 @@ func callApplies(c iamCall, s *Synthesis) bool {
 			holds = s.Config.Scheduler == term
 		case "emulator":
 			holds = s.Config.Emulator
+		case "github":
+			holds = s.Config.GithubRepo != ""
 		case stacks.ApiAuthKey, stacks.ApiAuthIAM:
 			holds = s.Config.ApiAuth == term
 		default:

@@ -11,7 +11,8 @@ package test
 // {ref:<Stack>:<prefix>} (Ref of a resource), {att:<Stack>:<prefix>:<Attr>}, {name:<Stack>:<prefix>};
 // {cluster}, {topic:<name>}, {group:<name>} (MSK ARNs of the created or imported cluster).
 // When: "" always; otherwise terms joined by "+", each of which must hold: "mwaa",
-// "eventbridge" (the scheduler), "emulator" (deployed), "key", "iam" (apiAuth).
+// "eventbridge" (the scheduler), "emulator" (deployed), "key", "iam" (apiAuth), "github"
+// (githubRepo: the GitHub OIDC stack).
 
 // iamCall is one row.
 type iamCall struct {
@@ -243,6 +244,17 @@ var iamCalls = []iamCall{
 		Why: "the schedule invokes the function", Code: "constructs/schedule"},
 	{Principal: "Emulator:EmulateBatchRole", When: "emulator", Action: "s3:GetObject", Resource: sinkObject, Allow: false,
 		Why: "the emulator posts through the API only", Code: "-"},
+
+	// The cdk diff role of pull requests (Pinpipe-GitHubOidc) may only assume the CDK bootstrap
+	// lookup role. (Who may assume it, a pull request of githubRepo with GitHub's token, is a
+	// condition on the token's aud and sub claims, keys iam-simulate's data lacks: the
+	// simulator would ignore them, so TestGitHubOidcStack asserts that trust policy exactly.)
+	{Principal: "GitHubOidc:CdkDiffRole", When: "github", Action: "sts:AssumeRole", Resource: "arn:{partition}:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-{region}", Allow: true,
+		Why: "cdk diff --no-change-set reads the deployed templates through the bootstrap lookup role", Code: "npx cdk diff (.github/workflows/cdk-diff.yml)"},
+	{Principal: "GitHubOidc:CdkDiffRole", When: "github", Action: "sts:AssumeRole", Resource: "arn:{partition}:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}", Allow: false,
+		Why: "a pull request must never deploy", Code: "-"},
+	{Principal: "GitHubOidc:CdkDiffRole", When: "github", Action: "s3:GetObject", Resource: sinkObject, Allow: false,
+		Why: "the role reads no data", Code: "-"},
 
 	// Services writing into the pipeline's resources, governed by resource policies.
 	{Principal: "service:logging.s3.amazonaws.com", Action: "s3:PutObject", Resource: "arn:{partition}:s3:::{ref:Storage:AccessLogs}/sink/2026-01-01-00-00-00-0123456789ABCDEF",

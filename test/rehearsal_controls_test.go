@@ -146,10 +146,14 @@ func TestRehearsalControls(t *testing.T) {
 	t.Run("iam", func(t *testing.T) {
 		d := ctlDeploy(t, rules, `{"Resources": {
 			"Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}},
+			"Oidc": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": [{"Effect": "Allow",
+				"Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, "Action": "sts:AssumeRoleWithWebIdentity",
+				"Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:subject": "x"}}}]}}},
 			"Policy": {"Type": "AWS::IAM::Policy", "Properties": {"PolicyName": "p", "Roles": [{"Ref": "Role"}], "PolicyDocument": {"Statement": [
 				{"Effect": "Allow", "Action": ["kinesis:PutRecordz", "s3:Get*Nope*", "kinesis:DeleteStream"], "Resource": "arn:aws:kinesis:*:*:stream/*"},
 				{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"StringEquals": {"s3:nonexistentkey": "x", "kinesis:whatever": "y"}}},
-				{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": "x", "kms:EncryptionContextz": "y", "aws:SourceAcount": "z"}}}
+				{"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": "x", "kms:EncryptionContextz": "y", "aws:SourceAcount": "z"}}},
+				{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*", "Condition": {"StringEquals": {"token.actions.githubusercontent.com:sub": "x"}}}
 			]}}}
 		}}`, fakeAccount, fakeRegion)
 		m := buildIAM(d)
@@ -158,6 +162,8 @@ func TestRehearsalControls(t *testing.T) {
 		calls := []iamCall{
 			{Principal: "Ctl:Role", Action: "kinesis:DeleteStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-ctl-pin", Allow: false, Why: "control: must be denied"},
 			{Principal: "Ctl:Role", Action: "kinesis:PutRecord", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-ctl-pin", Allow: true, Why: "control: must be allowed"},
+			{Principal: "Ctl:Role", Action: "kinesis:DeleteStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-ctl-geo",
+				Context: map[string]string{"kinesis:nosuchkey": "x"}, Allow: false, Why: "control: a denial for the wrong reason"},
 		}
 		reqs, byID := requestsFor(t, m, s, "ctl", calls)
 		res := runIAMCheck(t, m.Statements, reqs)
@@ -175,11 +181,15 @@ func TestRehearsalControls(t *testing.T) {
 			"condition key kinesis:whatever does not exist in kinesis",
 			"condition key kms:EncryptionContextz does not exist in kms",
 			"condition key aws:SourceAcount is not a global condition key",
+			// A token's claim is a key in web-identity trust only, and only a claim IAM documents.
+			"condition key token.actions.githubusercontent.com:sub: no IAM service",
+			"condition key token.actions.githubusercontent.com:subject: no IAM service",
 			"kinesis:DeleteStream arn:aws:kinesis:us-east-1:123456789012:stream/streaming-ctl-pin: Allowed, but must be denied: control: must be denied",
-			"kinesis:PutRecord arn:aws:kinesis:us-east-1:123456789012:stream/streaming-ctl-pin: ImplicitlyDenied, but the pipeline needs it: control: must be allowed")
+			"kinesis:PutRecord arn:aws:kinesis:us-east-1:123456789012:stream/streaming-ctl-pin: ImplicitlyDenied, but the pipeline needs it: control: must be allowed",
+			"the simulator refused the request: the simulator ignores the context keys kinesis:nosuchkey for kinesis:DeleteStream")
 		// A key iam-data defines by a pattern (kms:EncryptionContext:${EncryptionContextKey}) is known.
 		for _, f := range fs {
-			if strings.Contains(f.Rule, "kms:EncryptionContext:aws:sns:topicArn") {
+			if strings.Contains(f.Rule, "kms:EncryptionContext:aws:sns:topicArn") || strings.Contains(f.Rule, "githubusercontent.com:aud") {
 				t.Errorf("a patterned condition key was refused: %s", f)
 			}
 		}

