@@ -250,8 +250,8 @@ func TestBatchAndStreamAgree(t *testing.T) {
 				continue
 			}
 			seen[r.Row.Ind()] = true
-			// Both sides in Row's own JSON form: r.JSON is Firehose's form (epoch-microsecond
-			// timestamps), which the batch tables need not share.
+			// The clean row, encoded as the batch rows are below: the stream's own JSON sends
+			// timestamps as epoch microseconds for Firehose (clean/stream.go; tested there).
 			js, err := json.Marshal(r.Row)
 			require.NoError(t, err)
 			want = append(want, string(js))

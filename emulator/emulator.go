@@ -79,6 +79,7 @@ type Config struct {
 
 	Source     Source
 	APIKey     string       // sent as x-api-key when not empty
+	SigV4      *SigV4       // signs every request (IAM-authorised APIs) when set
 	HTTPClient *http.Client // default: a pooled client sized for Concurrency
 	Progress   io.Writer    // live progress line, drawn only when this is a terminal
 
@@ -572,6 +573,11 @@ func (w *worker) post(ctx context.Context, kind record.Kind, items []item) ([]ve
 	req.Header.Set("Content-Type", ctype)
 	if r.cfg.APIKey != "" {
 		req.Header.Set("x-api-key", r.cfg.APIKey)
+	}
+	if r.cfg.SigV4 != nil {
+		if err := r.cfg.SigV4.Sign(rctx, req, w.body.Bytes()); err != nil {
+			return nil, 0, err
+		}
 	}
 	r.c.requests.Add(1)
 	resp, err := r.cfg.HTTPClient.Do(req)

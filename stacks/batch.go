@@ -151,6 +151,7 @@ func NewBatchStack(scope constructs.Construct, id string, props *BatchStackProps
 		Vpc:              props.Vpc,
 		Dags:             map[string]string{s.DagFile: src},
 		AccessLogs:       props.AccessLogs,
+		BucketName:       bucketName(cfg, "dags"),
 	})
 	role := s.Airflow.ExecutionRole
 	for _, st := range s.Task.RunTaskStatements() {

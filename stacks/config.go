@@ -73,14 +73,28 @@ type Config struct {
 	// ConfluentVersion of the Confluent Community package that provides the REST proxy.
 	ConfluentVersion string `ctx:"confluentVersion" default:"7.6.1" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 7.6.1" example:"7.7.1"`
 	// MskIamAuthVersion of aws-msk-iam-auth, the SASL mechanism AWS_MSK_IAM for Java clients.
-	MskIamAuthVersion string `ctx:"mskIamAuthVersion" default:"2.2.0" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 2.2.0" example:"2.3.0"`
+	// 2.3.2's release carries the .sha256 of its jar, which the boot checks the jar against.
+	MskIamAuthVersion string `ctx:"mskIamAuthVersion" default:"2.3.2" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 2.3.2" example:"2.3.0"`
+	// KafkaSha512, ConfluentSha256 and MskIamAuthSha256 pin what the proxy host installs as root
+	// (hex digests of the Kafka client archive, the Confluent Community archive and the
+	// aws-msk-iam-auth jar). Empty means the pin in pins.go for the version, if there is one; a
+	// version without one is refused unless allowUnpinnedDownloads is true. kafkaSha512's example
+	// is Apache's digest of kafka_2.13-3.9.1.tgz (the client of the example kafkaVersion); the
+	// two SHA-256 examples only have the right shape.
+	KafkaSha512      string `ctx:"kafkaSha512" pattern:"^[0-9a-fA-F]{128}$" want:"a SHA-512: 128 hexadecimal digits" example:"1ea204ba73411737a275429ca976d440f007ff0957b90b19be41dc5a4bae52617267769be9f0b5791714d0b3c4c760605bd426faea39edd90763585523fa2cfe"`
+	ConfluentSha256  string `ctx:"confluentSha256" pattern:"^[0-9a-fA-F]{64}$" want:"a SHA-256: 64 hexadecimal digits" example:"9f6b0b1e0b6f3d0c1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081"`
+	MskIamAuthSha256 string `ctx:"mskIamAuthSha256" pattern:"^[0-9a-fA-F]{64}$" want:"a SHA-256: 64 hexadecimal digits" example:"3c1f0e7d9a2b4c6d8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f"`
+	// AllowUnpinnedDownloads accepts versions that have no pinned checksum: they are checked at
+	// boot against the checksum file their publisher puts beside them, where there is one.
+	AllowUnpinnedDownloads bool `ctx:"allowUnpinnedDownloads" default:"false" example:"true"`
 
 	// ConnectorVersion of the Confluent S3 sink connector, downloaded by the deploy-time Lambda.
 	ConnectorVersion string `ctx:"connectorVersion" default:"10.0.3" pattern:"^\\d+\\.\\d+\\.\\d+$" want:"a version like 10.0.3" example:"10.5.0"`
 	// ConnectorURL overrides the download URL derived from ConnectorVersion.
 	ConnectorURL string `ctx:"connectorUrl" pattern:"^https://[^\\s']+$" want:"an https:// URL" example:"https://mirror.example.com/confluentinc-kafka-connect-s3-10.5.0.zip"`
-	// ConnectorSha256, when set, must match the downloaded zip (hex) or the deployment fails.
-	ConnectorSha256 string `ctx:"connectorSha256" pattern:"^[0-9a-fA-F]{64}$" want:"64 hexadecimal digits" example:"0f343b0931126a20f133d67c2b018a3b7f3e5b1f1e4d7c2a9b8c6d5e4f3a2b1c"`
+	// ConnectorSha256, when set, must match the downloaded zip (hex) or the deployment fails. It
+	// is required for a non-default connectorVersion or connectorUrl (see pins.go).
+	ConnectorSha256 string `ctx:"connectorSha256" pattern:"^[0-9a-fA-F]{64}$" want:"a SHA-256: 64 hexadecimal digits" example:"0f343b0931126a20f133d67c2b018a3b7f3e5b1f1e4d7c2a9b8c6d5e4f3a2b1c"`
 	// ConnectorZipPath is a local connector zip uploaded as an asset instead of downloading one.
 	ConnectorZipPath string `ctx:"connectorZipPath" want:"a readable .zip file" example:"test/testdata/connector-fixture.zip"`
 	// FlushSize is the S3 sink's flush.size: records per object. The seed uses 1.
@@ -94,6 +108,9 @@ type Config struct {
 	KinesisCapacityMode string `ctx:"kinesisCapacityMode" default:"PROVISIONED" enum:"PROVISIONED,ON_DEMAND" example:"ON_DEMAND"`
 	KinesisShards       int    `ctx:"kinesisShards" default:"1" range:"1,500" example:"2"`
 
+	// ApiAuth is how callers of the API's data routes authenticate: "key" (an API key in
+	// x-api-key, as the original pipeline) or "iam" (requests signed with SigV4, AWS_IAM).
+	ApiAuth string `ctx:"apiAuth" default:"key" enum:"key,iam" want:"key (an API key) or iam (SigV4-signed requests)" example:"iam"`
 	// ApiRateLimit and ApiBurstLimit throttle the API key's usage plan (requests per second);
 	// API Gateway's account-level defaults (10,000 and 5,000) are the ceiling.
 	ApiRateLimit  int `ctx:"apiRateLimit" default:"100" range:"1,10000" example:"50"`
@@ -132,6 +149,12 @@ type Config struct {
 	// of creating it.
 	GithubOidcProviderArn string `ctx:"githubOidcProviderArn" pattern:"^arn:aws[a-z-]*:iam::\\d{12}:oidc-provider/token\\.actions\\.githubusercontent\\.com$" want:"arn:aws:iam::<account>:oidc-provider/token.actions.githubusercontent.com" example:"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"`
 }
+
+// Values of the apiAuth context key.
+const (
+	ApiAuthKey = "key"
+	ApiAuthIAM = "iam"
+)
 
 // ContextGetter is what LoadConfig reads: constructs.Node satisfies it (app.Node()).
 type ContextGetter interface {
@@ -225,7 +248,10 @@ func LoadConfig(node ContextGetter) (Config, error) {
 	if len(errs) > 0 {
 		return c, errors.New(strings.Join(errs, "; "))
 	}
-	c.ConnectorSha256 = strings.ToLower(c.ConnectorSha256)
+	// Digests compare as lower-case hex (sha*sum prints them so).
+	for _, p := range []*string{&c.ConnectorSha256, &c.KafkaSha512, &c.ConfluentSha256, &c.MskIamAuthSha256} {
+		*p = strings.ToLower(*p)
+	}
 	c.normalize()
 	err := c.Validate()
 	var ce *ConfigError
@@ -513,6 +539,12 @@ func (c Config) Validate() error {
 	}
 	if c.GithubOidcProviderArn != "" && c.GithubRepo == "" {
 		return badKey("githubOidcProviderArn", "is only used with githubRepo")
+	}
+	if acct := strings.Split(c.GithubOidcProviderArn, ":"); c.Account != "" && len(acct) > 4 && acct[4] != c.Account {
+		return badKey("githubOidcProviderArn", "the provider is in account %s, the stacks deploy to %s (CDK_DEFAULT_ACCOUNT): a role trusts its own account's provider only", acct[4], c.Account)
+	}
+	if err := c.validatePins(); err != nil {
+		return err
 	}
 	if c.ConnectorZipPath != "" {
 		if st, err := os.Stat(c.ConnectorZipPath); err != nil || st.IsDir() || !strings.HasSuffix(c.ConnectorZipPath, ".zip") {

@@ -121,6 +121,15 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		{"githubRepo", "just-a-name"},
 		{"githubRepo", "owner/name/extra"},
 		{"githubOidcProviderArn", "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, // without githubRepo
+		// Longer than AWS::MSK::Cluster BrokerNodeGroupInfo.InstanceType's maxLength (32).
+		{"mskInstanceType", "kafka.m7g.48xlarge-with-a-long-suffix"},
+		// Issue 9, findings 11 and 13: digests of the right length, apiAuth key or iam.
+		{"apiAuth", "cognito"},
+		{"kafkaSha512", "98d20f47"},
+		{"kafkaSha512", strings.Repeat("ab", 32)},
+		{"confluentSha256", "not hex"},
+		{"mskIamAuthSha256", strings.Repeat("0", 128)},
+		{"allowUnpinnedDownloads", "sometimes"},
 	} {
 		_, err := LoadConfig(fakeContext{tc.key: tc.value})
 		if err == nil {
@@ -129,6 +138,115 @@ func TestLoadConfigNamesTheBadKey(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), `"`+tc.key+`"`) {
 			t.Errorf("%s=%v: error does not name the key: %v", tc.key, tc.value, err)
+		}
+	}
+}
+
+// The GitHub OIDC provider to import must be in the account the stacks deploy to.
+func TestGithubOidcProviderAccount(t *testing.T) {
+	t.Setenv("CDK_DEFAULT_ACCOUNT", "123456789012")
+	arn := func(acct string) string {
+		return "arn:aws:iam::" + acct + ":oidc-provider/token.actions.githubusercontent.com"
+	}
+	if _, err := LoadConfig(fakeContext{"githubRepo": "a/b", "githubOidcProviderArn": arn("123456789012")}); err != nil {
+		t.Errorf("the deploy account's provider: %v", err)
+	}
+	_, err := LoadConfig(fakeContext{"githubRepo": "a/b", "githubOidcProviderArn": arn("210987654321")})
+	if err == nil || !strings.Contains(err.Error(), `"githubOidcProviderArn"`) {
+		t.Errorf("another account's provider: %v", err)
+	}
+}
+
+// A version without a pinned checksum stops synth, naming the key that pins it, unless the
+// user opts out with allowUnpinnedDownloads; the defaults are pinned (or, for the two whose
+// publishers' values could not be read here, handled as README.md says).
+func TestPinsRefuseUnpinnedVersions(t *testing.T) {
+	fixture := "../test/testdata/connector-fixture.zip"
+	sha := func(n int) string { return strings.Repeat("a1", n/2) }
+	for _, tc := range []struct {
+		ctx  fakeContext
+		want string // the key the error names; "" = accepted
+	}{
+		{fakeContext{}, ""},
+		{fakeContext{"kafkaVersion": "3.9.x"}, ""},
+		{fakeContext{"kafkaVersion": "4.1.x.kraft", "kafkaSha512": sha(128)}, ""},
+		{fakeContext{"confluentVersion": "7.7.0"}, "confluentSha256"},
+		{fakeContext{"confluentVersion": "7.7.0", "confluentSha256": sha(64)}, ""},
+		{fakeContext{"mskIamAuthVersion": "2.3.5"}, "mskIamAuthSha256"},
+		{fakeContext{"mskIamAuthVersion": "2.3.5", "mskIamAuthSha256": sha(64)}, ""},
+		{fakeContext{"connectorVersion": "10.5.0"}, "connectorSha256"},
+		{fakeContext{"connectorUrl": "https://mirror.example/s3.zip"}, "connectorSha256"},
+		{fakeContext{"connectorVersion": "10.5.0", "connectorSha256": sha(64)}, ""},
+		{fakeContext{"connectorVersion": "10.5.0", "connectorZipPath": fixture}, ""},
+		{fakeContext{"connectorVersion": "10.5.0", "allowUnpinnedDownloads": "true"}, ""},
+	} {
+		_, err := LoadConfig(tc.ctx)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.ctx, err)
+		case tc.want != "" && err == nil:
+			t.Errorf("%v: accepted without a checksum", tc.ctx)
+		case tc.want != "" && (!strings.Contains(err.Error(), `"`+tc.want+`"`) || !strings.Contains(err.Error(), "allowUnpinnedDownloads")):
+			t.Errorf("%v: error names neither %s nor the opt-out: %v", tc.ctx, tc.want, err)
+		}
+	}
+}
+
+func TestDownloads(t *testing.T) {
+	c := DefaultConfig()
+	k, cf, iam := c.KafkaDownload(), c.ConfluentDownload(), c.MskIamAuthDownload()
+	if k.URL != "https://archive.apache.org/dist/kafka/3.6.0/kafka_2.13-3.6.0.tgz" || k.Algo != SHA512 ||
+		k.Digest != "98d20f475bccc11eb3cf05362112c788eea7bfc88abddba66cfcfb48880d3bb97918a90d44eb7c1720527bebca93dd231002b5159876f6ee8b7fcd91cc1b0644" {
+		t.Errorf("kafka %+v", k)
+	}
+	if cf.URL != "https://packages.confluent.io/archive/7.6/confluent-community-7.6.1.tar.gz" || cf.Algo != SHA256 ||
+		cf.Digest != "ae9a81f3cc914a21b977abeff1fa4778bf79a2c2dc8f5fc822e2da15d960bb92" || cf.ChecksumURL != "" {
+		t.Errorf("confluent %+v", cf)
+	}
+	if iam.Digest != "" || iam.ChecksumURL != iam.URL+".sha256" ||
+		iam.URL != "https://github.com/aws/aws-msk-iam-auth/releases/download/v2.3.2/aws-msk-iam-auth-2.3.2-all.jar" {
+		t.Errorf("aws-msk-iam-auth %+v", iam)
+	}
+	c.MskIamAuthSha256 = strings.Repeat("c", 64)
+	if d := c.MskIamAuthDownload(); d.Digest != c.MskIamAuthSha256 {
+		t.Errorf("mskIamAuthSha256 not used: %+v", d)
+	}
+	// A key overrides the table.
+	c.KafkaSha512 = strings.Repeat("b", 128)
+	if d := c.KafkaDownload(); d.Digest != c.KafkaSha512 {
+		t.Errorf("kafkaSha512 not used: %+v", d)
+	}
+	// MSK's x-versions install a concrete client release.
+	for v, want := range map[string]string{"3.6.0": "3.6.0", "3.7.x": "3.7.2", "3.8.x.kraft": "3.8.1", "3.9.x": "3.9.1", "4.1.x.kraft": "4.1.0"} {
+		c.KafkaVersion = v
+		if got := c.KafkaClientVersion(); got != want {
+			t.Errorf("kafkaVersion %s: client %s, want %s", v, got, want)
+		}
+	}
+	sha512RE, sha256RE := settingOf(t, "kafkaSha512").re, settingOf(t, "confluentSha256").re
+	for v, d := range kafkaSHA512 {
+		if !sha512RE.MatchString(d) {
+			t.Errorf("kafka %s: %q is not a SHA-512", v, d)
+		}
+	}
+	for v, d := range confluentSHA256 {
+		if !sha256RE.MatchString(d) {
+			t.Errorf("confluent %s: %q is not a SHA-256", v, d)
+		}
+	}
+	// Every kafkaVersion the config accepts installs a pinned client, and no pin is for a client
+	// no accepted kafkaVersion installs.
+	installed := map[string]bool{}
+	for _, v := range strings.Split(settingOf(t, "kafkaVersion").enum, ",") {
+		c.KafkaVersion = v
+		installed[c.KafkaClientVersion()] = true
+		if kafkaSHA512[c.KafkaClientVersion()] == "" {
+			t.Errorf("kafkaVersion %s installs client %s, which has no pin", v, c.KafkaClientVersion())
+		}
+	}
+	for v := range kafkaSHA512 {
+		if !installed[v] {
+			t.Errorf("kafka %s is pinned but no accepted kafkaVersion installs it", v)
 		}
 	}
 }
@@ -341,4 +459,16 @@ func TestLoadConfigNamesTheSource(t *testing.T) {
 			t.Errorf("%v: got %v, want %q", tc.ctx, err, tc.want)
 		}
 	}
+}
+
+// settingOf is the context key's setting (its tags).
+func settingOf(t *testing.T, key string) setting {
+	t.Helper()
+	for _, s := range settings {
+		if s.key == key {
+			return s
+		}
+	}
+	t.Fatalf("no context key %q", key)
+	return setting{}
 }

@@ -3,12 +3,14 @@ package stacks
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/pinpipe/pinpipe/constructs/golambda"
 	"github.com/pinpipe/pinpipe/constructs/schedule"
+	"github.com/pinpipe/pinpipe/record"
 )
 
 // EmulatorSchedule is how often each emulator function runs; every run posts for
@@ -23,17 +25,23 @@ const (
 type EmulatorStackProps struct {
 	awscdk.StackProps
 	Config Config
-	// InvokeUrl is the API's stage URL; UsagePlan the plan whose key the emulator uses.
+	// InvokeUrl is the API's stage URL, Api the API and Stage its stage name.
 	InvokeUrl *string
+	Api       awsapigateway.IRestApi
+	Stage     string
+	// UsagePlan is the plan whose key the emulator uses (apiAuth=key; unused with iam).
 	UsagePlan awsapigateway.IUsagePlan
 }
 
 // EmulatorStack posts source rows to the deployed API on a schedule: one function for the batch
 // side (Kafka topics through the REST proxy) and one for the streaming side (Kinesis), both from
-// lambda/emulator. Their API key is generated in Secrets Manager and registered on the usage
-// plan, so the key's value appears in no template and no environment variable.
+// lambda/emulator. With apiAuth=key their API key is generated in Secrets Manager and registered
+// on the usage plan, so the key's value appears in no template and no environment variable; with
+// apiAuth=iam they sign their requests (SigV4) as their role, which may invoke exactly the
+// routes they post to.
 type EmulatorStack struct {
 	awscdk.Stack
+	// ApiKeySecret and ApiKey exist with apiAuth=key only.
 	ApiKeySecret awssecretsmanager.Secret
 	ApiKey       awsapigateway.ApiKey
 	// Functions and Schedules by mode ("batch", "stream").
@@ -43,12 +51,69 @@ type EmulatorStack struct {
 
 // NewEmulatorStack declares the key, the functions and their schedules.
 func NewEmulatorStack(scope constructs.Construct, id string, props *EmulatorStackProps) *EmulatorStack {
-	if props == nil || props.InvokeUrl == nil || props.UsagePlan == nil {
-		panic("stacks.EmulatorStackProps: InvokeUrl and UsagePlan are required")
+	if props == nil || props.InvokeUrl == nil || props.Api == nil || props.Stage == "" {
+		panic("stacks.EmulatorStackProps: InvokeUrl, Api and Stage are required")
 	}
 	cfg := props.Config
+	if cfg.ApiAuth == ApiAuthKey && props.UsagePlan == nil {
+		panic("stacks.EmulatorStackProps.UsagePlan: required with apiAuth=key")
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &EmulatorStack{Stack: stack, Functions: map[string]*golambda.GoFunction{}, Schedules: map[string]*schedule.Schedule{}}
+	if cfg.ApiAuth == ApiAuthKey {
+		s.apiKey(cfg, props.UsagePlan)
+	}
+
+	for _, m := range []struct{ mode, id string }{{"batch", "Batch"}, {"stream", "Stream"}} {
+		mode := m.mode
+		env := map[string]*string{
+			"PINPIPE_INVOKE_URL": props.InvokeUrl,
+			"PINPIPE_USER_ID":    jsii.String(cfg.UserID),
+			"PINPIPE_MODE":       jsii.String(mode),
+			"PINPIPE_RATE":       jsii.String(EmulatorRate),
+			"PINPIPE_SECONDS":    jsii.String(EmulatorSeconds),
+			"PINPIPE_SOURCE":     jsii.String("synthetic"),
+		}
+		if cfg.ApiAuth == ApiAuthIAM {
+			env["PINPIPE_SIGV4"] = jsii.String("true")
+		} else {
+			env["PINPIPE_API_KEY_SECRET_ARN"] = s.ApiKeySecret.SecretArn()
+		}
+		fn := golambda.New(stack, "Emulate"+m.id, &golambda.Props{
+			Entry:       "lambda/emulator",
+			Description: "Posts synthetic source rows to the " + mode + " routes of " + cfg.Name("api"),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(90)),
+			// No reserved concurrency: a run (at most the 90 s timeout) ends long before the next
+			// (every 10 minutes), and a reservation would fail to deploy in new accounts whose
+			// concurrency quota is 10.
+			Environment: env,
+		})
+		if cfg.ApiAuth == ApiAuthIAM {
+			// Exactly the routes this mode posts to: one per record kind.
+			routes := make([]*string, 0, len(record.Kinds))
+			for _, route := range EmulatorRoutes(cfg.UserID, mode) {
+				routes = append(routes, props.Api.ArnForExecuteApi(jsii.String(route.Method), jsii.String(route.Path), jsii.String(props.Stage)))
+			}
+			fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings("execute-api:Invoke"),
+				Resources: &routes,
+			}))
+		} else {
+			s.ApiKeySecret.GrantRead(fn.Role, nil)
+		}
+		s.Functions[mode] = fn
+		s.Schedules[mode] = schedule.New(stack, "Every"+m.id, &schedule.Props{
+			Expression:  EmulatorSchedule,
+			Description: "Runs the pinpipe emulator (" + mode + " mode)",
+			Function:    fn.Function,
+		})
+	}
+	return s
+}
+
+// apiKey generates the emulator's API key in Secrets Manager and registers it on the plan.
+func (s *EmulatorStack) apiKey(cfg Config, plan awsapigateway.IUsagePlan) {
+	stack := s.Stack
 	s.ApiKeySecret = awssecretsmanager.NewSecret(stack, jsii.String("ApiKeySecret"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("API key of the pinpipe emulator for " + cfg.Name("api")),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
@@ -72,35 +137,23 @@ func NewEmulatorStack(scope constructs.Construct, id string, props *EmulatorStac
 	awsapigateway.NewCfnUsagePlanKey(stack, jsii.String("UsagePlanKey"), &awsapigateway.CfnUsagePlanKeyProps{
 		KeyId:       s.ApiKey.KeyId(),
 		KeyType:     jsii.String("API_KEY"),
-		UsagePlanId: props.UsagePlan.UsagePlanId(),
+		UsagePlanId: plan.UsagePlanId(),
 	})
+}
 
-	for _, m := range []struct{ mode, id string }{{"batch", "Batch"}, {"stream", "Stream"}} {
-		mode := m.mode
-		fn := golambda.New(stack, "Emulate"+m.id, &golambda.Props{
-			Entry:       "lambda/emulator",
-			Description: "Posts synthetic source rows to the " + mode + " routes of " + cfg.Name("api"),
-			Timeout:     awscdk.Duration_Seconds(jsii.Number(90)),
-			// No reserved concurrency: a run (at most the 90 s timeout) ends long before the next
-			// (every 10 minutes), and a reservation would fail to deploy in new accounts whose
-			// concurrency quota is 10.
-			Environment: map[string]*string{
-				"PINPIPE_INVOKE_URL":         props.InvokeUrl,
-				"PINPIPE_USER_ID":            jsii.String(cfg.UserID),
-				"PINPIPE_MODE":               jsii.String(mode),
-				"PINPIPE_RATE":               jsii.String(EmulatorRate),
-				"PINPIPE_SECONDS":            jsii.String(EmulatorSeconds),
-				"PINPIPE_SOURCE":             jsii.String("synthetic"),
-				"PINPIPE_API_KEY_SECRET_ARN": s.ApiKeySecret.SecretArn(),
-			},
-		})
-		s.ApiKeySecret.GrantRead(fn.Role, nil)
-		s.Functions[mode] = fn
-		s.Schedules[mode] = schedule.New(stack, "Every"+m.id, &schedule.Props{
-			Expression:  EmulatorSchedule,
-			Description: "Runs the pinpipe emulator (" + mode + " mode)",
-			Function:    fn.Function,
-		})
+// Route is one API route: its HTTP method and resource path.
+type Route struct{ Method, Path string }
+
+// EmulatorRoutes are the routes the emulator posts to in mode (lambda/emulator sends one record
+// per request): POST /topics/<userId>.<kind>, or PUT /streams/streaming-<userId>-<kind>/record.
+func EmulatorRoutes(userID, mode string) []Route {
+	out := make([]Route, 0, len(record.Kinds))
+	for _, k := range record.Kinds {
+		if mode == "batch" {
+			out = append(out, Route{"POST", "/topics/" + record.Topic(userID, k)})
+		} else {
+			out = append(out, Route{"PUT", "/streams/" + record.Stream(userID, k) + "/record"})
+		}
 	}
-	return s
+	return out
 }

@@ -19,8 +19,9 @@ type GitHubOidcStackProps struct {
 	awscdk.StackProps
 	// Repo is "owner/name": only that repository's pull_request workflows may assume the role.
 	Repo string
-	// ProviderArn imports the account's existing GitHub OIDC provider (an account has at most
-	// one per issuer); empty creates it.
+	// ProviderArn imports the account's existing GitHub OIDC provider; empty creates it. IAM
+	// keeps one provider per issuer in an account, all regions together: a second region of the
+	// account, or an account that already has GitHub's provider, must import it (README).
 	ProviderArn string
 	// BootstrapQualifier of the CDK bootstrap stack whose lookup role `cdk diff` assumes
 	// (default hnb659fds).
@@ -48,6 +49,9 @@ func NewGitHubOidcStack(scope constructs.Construct, id string, props *GitHubOidc
 		qualifier = "hnb659fds"
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	// One stack per account and region, whoever deploys it: the app tags every stack with its
+	// userId, but this one belongs to none (with the tag, each userId's deploy would rewrite it).
+	awscdk.Tags_Of(stack).Remove(jsii.String(userTag), nil)
 	s := &GitHubOidcStack{Stack: stack, ProviderArn: jsii.String(props.ProviderArn)}
 	if props.ProviderArn == "" {
 		// The CloudFormation resource itself, not the CDK's custom-resource provider: no Lambda.

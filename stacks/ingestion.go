@@ -78,30 +78,34 @@ func NewIngestionStack(scope constructs.Construct, id string, props *IngestionSt
 		streams = append(streams, props.Storage.Streams[k])
 	}
 	s.Api = kinesisapi.New(stack, "Api", &kinesisapi.Props{
-		Name:       cfg.Name("api"),
-		Streams:    streams,
-		Proxy:      &kinesisapi.ProxyTarget{LoadBalancer: s.LoadBalancer, Port: 80},
-		RateLimit:  float64(cfg.ApiRateLimit),
-		BurstLimit: float64(cfg.ApiBurstLimit),
+		Name:         cfg.Name("api"),
+		Streams:      streams,
+		StreamPrefix: record.Stream(cfg.UserID, ""),
+		Auth:         kinesisapi.Auth(cfg.ApiAuth),
+		Proxy:        &kinesisapi.ProxyTarget{LoadBalancer: s.LoadBalancer, Port: 80},
+		RateLimit:    float64(cfg.ApiRateLimit),
+		BurstLimit:   float64(cfg.ApiBurstLimit),
 	})
 	s.ApiUrl = s.Api.Api.Url()
 	// The RestApi's own "Endpoint" output duplicates ApiUrl below under a generated name.
 	s.Api.Api.Node().TryRemoveChild(jsii.String("Endpoint"))
-	nagSuppress(s.Api.Construct, "AwsSolutions-APIG4",
-		"data routes are for the posting emulator and other producers, which authenticate with the API key "+
-			"and are throttled by its usage plan (as the original pipeline's clients); CreateStream and "+
-			"DeleteStream, which change infrastructure, require IAM (SigV4)")
+	if cfg.ApiAuth == ApiAuthKey {
+		nagSuppress(s.Api.Construct, "AwsSolutions-APIG4",
+			"apiAuth=key (the default, as the original pipeline): data routes take the API key of the usage plan, "+
+				"which throttles them; apiAuth=iam puts them behind SigV4 (README, Deploy). CreateStream and "+
+				"DeleteStream, which change infrastructure, require IAM (SigV4) in both modes")
+	}
 	nagSuppress(s.Api.Construct, "AwsSolutions-COG4",
-		"no end users: producers use the API key, stream administration uses IAM")
+		"no end users: producers and stream administration authenticate with IAM (SigV4), or producers with the API key (apiAuth=key)")
 	nagSuppress(s.Api.Construct, "AwsSolutions-APIG3",
 		"no WAF web ACL by default: every route needs the API key or IAM and is throttled; a web ACL "+
 			"adds at least $6/month to an idle pipeline")
-	nagSuppress(s.Api.Construct, "AwsSolutions-APIG6",
-		"JSON access logs record every request; execution logging needs the account-wide API Gateway "+
-			"CloudWatch role, which this app does not take over from the account")
 	nagSuppress(s.Api.Construct, "AwsSolutions-IAM5",
-		"kinesis:ListStreams has no resource-level permission; every other action is on the three streams",
-		"Resource::*")
+		"kinesis:ListStreams has no resource-level permission; the other actions are on the streams named "+
+			record.Stream(cfg.UserID, "")+"*, the ones this API serves and creates (the pipeline's three are denied to DeleteStream)",
+		// Partition, region and account are tokens (<AWS::Region>) or, bound to an environment, literals.
+		"Resource::*", `/^Resource::arn:(<AWS::Partition>|[a-z-]+):kinesis:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):stream\/`+
+			regexp.QuoteMeta(record.Stream(cfg.UserID, ""))+`\*$/`)
 
 	s.s3Sink(cfg, vpc, kafka, props.Storage, private)
 
@@ -109,10 +113,12 @@ func NewIngestionStack(scope constructs.Construct, id string, props *IngestionSt
 		Value:       s.ApiUrl,
 		Description: jsii.String("Invoke URL: POST {ApiUrl}topics/<userId>.pin (Kafka), PUT {ApiUrl}streams/<stream>/record (Kinesis)"),
 	})
-	awscdk.NewCfnOutput(stack, jsii.String("ApiKeyId"), &awscdk.CfnOutputProps{
-		Value:       s.Api.ApiKey.KeyId(),
-		Description: jsii.String("aws apigateway get-api-key --include-value --api-key <ApiKeyId> --query value --output text"),
-	})
+	if s.Api.ApiKey != nil {
+		awscdk.NewCfnOutput(stack, jsii.String("ApiKeyId"), &awscdk.CfnOutputProps{
+			Value:       s.Api.ApiKey.KeyId(),
+			Description: jsii.String("aws apigateway get-api-key --include-value --api-key <ApiKeyId> --query value --output text"),
+		})
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("ProxyInstanceId"), &awscdk.CfnOutputProps{
 		Value:       s.ProxyInstance.InstanceId(),
 		Description: jsii.String("aws ssm start-session --target <ProxyInstanceId> (Kafka client tools in /opt/kafka)"),
@@ -150,27 +156,69 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 		Resources: &[]*string{roleArn},
 	}))
 	kafka.GrantProduce(s.ProxyRole)
+	// What the commands the user data runs and README.md shows need: kafka-topics.sh --list and
+	// kafka-console-consumer.sh on this user's topics, in consumer groups named <userId>.<name>,
+	// or in the console-consumer-<n> group it makes up when given no --group.
+	kafka.GrantConsume(s.ProxyRole, ProxyGroupPrefix(cfg)+"*")
+	awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      s.ProxyRole,
+		Actions:      jsii.Strings("kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"),
+		ResourceArns: &[]*string{kafka.GroupArn(ConsoleConsumerGroupPrefix + "*")},
+	})
+	// cfn-signal: the readiness signal the instance's CreationPolicy waits for.
+	s.ProxyRole.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("cloudformation:SignalResource"),
+		Resources: &[]*string{stack.StackId()},
+	}))
 	nagSuppress(s.ProxyRole, "AwsSolutions-IAM4",
 		"AmazonSSMManagedInstanceCore is AWS's maintained policy for Session Manager access, the only way in (no key pair, no SSH)",
 		"Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore")
-	kafka.NagSuppressKafkaWildcards(s.ProxyRole)
+	kafka.NagSuppressKafkaWildcards(s.ProxyRole, ConsoleConsumerGroupPrefix)
 
+	// Port 8082 is open to the load balancer's security group only, not to a CIDR (finding 10).
+	// The NLB's own group is explicit (not left to a feature flag) and has no inbound rule: the
+	// API's VPC Link reaches the NLB over PrivateLink, whose traffic the NLB is told not to check
+	// against inbound rules (EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic off, below), so
+	// nothing else in the VPC can reach the listener. Its only egress is to the proxy port, which
+	// also carries the health checks (they pass outbound rules only, per the NLB guide).
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("ProxySG"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("REST proxy instance: port 8082 from the security group of the internal NLB only"),
 		AllowAllOutbound: jsii.Bool(true),
 	})
+	nlbSG := awsec2.NewSecurityGroup(stack, jsii.String("NlbSG"), &awsec2.SecurityGroupProps{
+		Vpc: vpc,
+		Description: jsii.String("Internal NLB of the REST proxy: no inbound rule (the API VPC Link arrives over PrivateLink); " +
+			"out to the proxy port only"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	nlbSG.Connections().AllowTo(sg, awsec2.Port_Tcp(jsii.Number(RestProxyPort)),
+		jsii.String("REST proxy traffic and health checks from the internal NLB"))
 
-	userData := awsec2.UserData_Custom(jsii.String(restProxyScript(map[string]string{
-		"KAFKA_VERSION":        cfg.KafkaClientVersion(),
-		"SCALA_VERSION":        "2.13",
-		"MSK_IAM_AUTH_VERSION": cfg.MskIamAuthVersion,
-		"CONFLUENT_VERSION":    cfg.ConfluentVersion,
-		"BOOTSTRAP_SERVERS":    *kafka.BootstrapBrokers,
-		"ROLE_ARN":             *roleArn,
-		"REST_PORT":            fmt.Sprint(RestProxyPort),
-		"AWS_REGION":           *awscdk.Aws_REGION(),
-	})))
+	d := struct{ kafka, confluent, iam Download }{cfg.KafkaDownload(), cfg.ConfluentDownload(), cfg.MskIamAuthDownload()}
+	topics := make([]string, 0, len(record.Kinds))
+	for _, k := range record.Kinds {
+		topics = append(topics, kafka.Topics[k])
+	}
+	settings := map[string]string{
+		"KAFKA_URL":               d.kafka.URL,
+		"KAFKA_SHA512":            d.kafka.Digest,
+		"KAFKA_SHA512_URL":        unpinnedChecksumURL(d.kafka),
+		"CONFLUENT_URL":           d.confluent.URL,
+		"CONFLUENT_SHA256":        d.confluent.Digest,
+		"MSK_IAM_AUTH_URL":        d.iam.URL,
+		"MSK_IAM_AUTH_SHA256":     d.iam.Digest,
+		"MSK_IAM_AUTH_SHA256_URL": unpinnedChecksumURL(d.iam),
+		"BOOTSTRAP_SERVERS":       *kafka.BootstrapBrokers,
+		"ROLE_ARN":                *roleArn,
+		"REST_PORT":               fmt.Sprint(RestProxyPort),
+		"AWS_REGION":              *awscdk.Aws_REGION(),
+		"TOPICS":                  strings.Join(topics, " "),
+		"PROBE_TOPIC":             kafka.Topics[record.Pin],
+		"GROUP_PREFIX":            ProxyGroupPrefix(cfg),
+		"CFN_STACK":               *stack.StackName(),
+	}
+	userData := awsec2.UserData_ForLinux(nil)
 	// The image's architecture follows the instance type's (t4g, m7g, … are Graviton).
 	instanceType := awsec2.NewInstanceType(jsii.String(cfg.ProxyInstanceType))
 	cpuType := awsec2.AmazonLinuxCpuType_X86_64
@@ -199,6 +247,19 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 			}),
 		}},
 	})
+	// The script names its own resource for cfn-signal. UserDataCausesReplacement makes the
+	// logical ID end in a digest of the user data, which CDK computes without recursing.
+	cfnInstance := s.ProxyInstance.Instance()
+	settings["CFN_RESOURCE"] = *cfnInstance.LogicalId()
+	// ForLinux writes the same shebang (#!/bin/bash) the script starts with.
+	_, body, _ := strings.Cut(restProxyScript(settings), "\n")
+	userData.AddCommands(jsii.String(body))
+	// CloudFormation marks the instance created only when the boot script signals success, after
+	// its readiness checks; a failed check signals failure (the stack rolls back naming the step)
+	// and a boot that cannot signal at all times out.
+	cfnInstance.CfnOptions().SetCreationPolicy(&awscdk.CfnCreationPolicy{
+		ResourceSignal: &awscdk.CfnResourceSignal{Count: jsii.Number(1), Timeout: jsii.String(ProxyReadyTimeout)},
+	})
 	s.ProxyInstance.AddSecurityGroup(kafka.ClientSecurityGroup)
 	// The subnet places the instance; CDK also writes the subnet's AZ when it is known (the
 	// availabilityZones context), which CloudFormation's linter flags as hard-coded (W3010).
@@ -208,19 +269,15 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 	nagSuppress(s.ProxyInstance, "AwsSolutions-EC29",
 		"stateless: CloudFormation re-creates it from its user data; termination protection would only block `cdk destroy`")
 
-	// The NLB has a security group (CDK's default under the networkLoadBalancerWithSecurityGroup
-	// flag) with no ingress rule: nothing in the VPC reaches it directly. The API's VPC Link
-	// reaches it through PrivateLink, whose traffic the group does not filter
-	// (EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic off). Its only egress is to the proxy.
+	// A security group can only be given to an NLB when it is created; nlbSG is it (see above).
 	s.LoadBalancer = awselasticloadbalancingv2.NewNetworkLoadBalancer(stack, jsii.String("Nlb"), &awselasticloadbalancingv2.NetworkLoadBalancerProps{
 		Vpc:              vpc,
 		VpcSubnets:       private,
 		InternetFacing:   jsii.Bool(false),
 		CrossZoneEnabled: jsii.Bool(true),
+		SecurityGroups:   &[]awsec2.ISecurityGroup{nlbSG},
 		EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: jsii.Bool(false),
 	})
-	s.LoadBalancer.Connections().AllowTo(sg, awsec2.Port_Tcp(jsii.Number(RestProxyPort)),
-		jsii.String("REST proxy traffic and health checks from the internal NLB"))
 	s.LoadBalancer.AddListener(jsii.String("Http"), &awselasticloadbalancingv2.BaseNetworkListenerProps{
 		Port:     jsii.Number(80),
 		Protocol: awselasticloadbalancingv2.Protocol_TCP,
@@ -230,15 +287,45 @@ func (s *IngestionStack) restProxy(cfg Config, vpc awsec2.IVpc, kafka *KafkaStac
 		Targets: &[]awselasticloadbalancingv2.INetworkLoadBalancerTarget{
 			awselasticloadbalancingv2targets.NewInstanceTarget(s.ProxyInstance, jsii.Number(RestProxyPort)),
 		},
+		// GET /topics makes the REST proxy ask the brokers (over IAM) for the topic list: it
+		// answers 200 only while Kafka is reachable, so the target goes unhealthy with Kafka.
 		HealthCheck: &awselasticloadbalancingv2.HealthCheck{
-			Protocol: awselasticloadbalancingv2.Protocol_HTTP,
-			Path:     jsii.String("/"),
-			Interval: awscdk.Duration_Seconds(jsii.Number(30)),
+			Protocol:                awselasticloadbalancingv2.Protocol_HTTP,
+			Path:                    jsii.String(ProxyHealthPath),
+			HealthyHttpCodes:        jsii.String("200"),
+			Interval:                awscdk.Duration_Seconds(jsii.Number(30)),
+			Timeout:                 awscdk.Duration_Seconds(jsii.Number(10)),
+			HealthyThresholdCount:   jsii.Number(2),
+			UnhealthyThresholdCount: jsii.Number(2),
 		},
 	})
 	nagSuppress(s.LoadBalancer, "AwsSolutions-ELB2",
 		"an NLB writes access logs only for TLS listeners; this one has a TCP listener inside the VPC, "+
 			"and every request is in the API's access logs")
+}
+
+// ProxyReadyTimeout is how long CloudFormation waits for the proxy host's readiness signal. A
+// boot takes about 5-8 minutes (packages, three downloads, the REST proxy's start, the checks);
+// the readiness checks give up after 10 minutes of an unreachable cluster and signal failure.
+const ProxyReadyTimeout = "PT25M"
+
+// ProxyHealthPath is what the load balancer's health check asks the REST proxy.
+const ProxyHealthPath = "/topics"
+
+// ConsoleConsumerGroupPrefix names the group kafka-console-consumer.sh joins when given no
+// --group (console-consumer-<random number>); the proxy host's role may use those too.
+const ConsoleConsumerGroupPrefix = "console-consumer-"
+
+// ProxyGroupPrefix is the name prefix of the consumer groups the proxy host's role may use.
+func ProxyGroupPrefix(cfg Config) string { return cfg.UserID + "." }
+
+// unpinnedChecksumURL is the publisher's checksum file of an unpinned download, which the boot
+// then checks it against; empty when the download is pinned.
+func unpinnedChecksumURL(d Download) string {
+	if d.Digest != "" {
+		return ""
+	}
+	return d.ChecksumURL
 }
 
 // restProxyScript renders userdata/rest-proxy.sh: the settings as single-quoted shell
@@ -468,6 +555,10 @@ func (s *IngestionStack) connectorZip(cfg Config, storage *StorageStack) (bucket
 	}
 	if cfg.ConnectorSha256 != "" {
 		props["Sha256"] = cfg.ConnectorSha256
+	} else {
+		// No published checksum for this version (README, Pinned downloads): the function keeps
+		// the digest it saw in the ConnectorZipSha256 output, to pin with connectorSha256.
+		props["Unpinned"] = "true"
 	}
 	res := awscdk.NewCustomResource(stack, jsii.String("ConnectorZip"), &awscdk.CustomResourceProps{
 		ServiceToken: fn.Function.FunctionArn(),

@@ -50,6 +50,7 @@ func NewMonitoringStack(scope constructs.Construct, id string, props *Monitoring
 	s.Monitoring = monitoring.New(stack, "Monitoring", &monitoring.Props{
 		Name:            cfg.Name("dashboard"),
 		DashboardName:   cfg.GlobalName("dashboard"),
+		TopicName:       cfg.Name("alarms"),
 		Api:             props.Api,
 		Streams:         streams,
 		DeliveryStreams: delivery,

@@ -59,5 +59,12 @@ func NewNetworkStack(scope constructs.Construct, id string, props *NetworkStackP
 		vp.MaxAzs = jsii.Number(2)
 	}
 	s.Vpc = awsec2.NewVpc(stack, jsii.String("Vpc"), vp)
+	// Kept while Ingestion stacks deployed from an earlier version import it (their proxy
+	// admitted the VPC's CIDR; now only the NLB's security group): CloudFormation refuses to
+	// delete an export another stack still imports, and cdk deploy --all updates Network before
+	// Ingestion, so dropping it in the same release as the import would fail the update. The
+	// export costs nothing; it can go once no deployed Ingestion stack imports it
+	// (aws cloudformation list-imports --export-name <name> is empty).
+	stack.ExportValue(s.Vpc.VpcCidrBlock(), nil)
 	return s
 }

@@ -39,9 +39,14 @@ func (p *Pipeline) addProcessing(scope constructs.Construct, base awscdk.StackPr
 	}
 	functions := map[string]awslambda.IFunction{"StreamClean": p.Streaming.Cleaner.Function}
 	if cfg.Emulator {
-		p.Emulator = NewEmulatorStack(scope, cfg.StackID("Emulator"), &EmulatorStackProps{
-			StackProps: base, Config: cfg, InvokeUrl: p.Ingestion.ApiUrl, UsagePlan: p.Ingestion.Api.UsagePlan,
-		})
+		ep := &EmulatorStackProps{
+			StackProps: base, Config: cfg, InvokeUrl: p.Ingestion.ApiUrl,
+			Api: p.Ingestion.Api.Api, Stage: p.Ingestion.Api.Stage,
+		}
+		if p.Ingestion.Api.UsagePlan != nil {
+			ep.UsagePlan = p.Ingestion.Api.UsagePlan
+		}
+		p.Emulator = NewEmulatorStack(scope, cfg.StackID("Emulator"), ep)
 		for mode, fn := range p.Emulator.Functions {
 			functions["Emulator"+mode] = fn.Function
 		}

@@ -521,12 +521,16 @@ func (ds *depStack) identity(id string) string {
 		// (which function) decides it.
 		keys = []string{"ServiceToken"}
 	} else if d.rules != nil {
-		keys, _ = d.rules.ReplacingProperties(typ)
+		keys, _, _ = d.rules.CreateOnlyPaths(typ)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		top, _, _ := strings.Cut(k, "/")
-		b, _ := json.Marshal(props[top])
+		v := lookupPath(props, k)
+		if strings.Contains(k, "*") { // a path through list elements: the whole top property
+			top, _, _ := strings.Cut(k, "/")
+			v = props[top]
+		}
+		b, _ := json.Marshal(v)
 		parts = append(parts, k+"="+string(b))
 	}
 	return fakeHash(parts...)
@@ -690,6 +694,11 @@ func (ds *depStack) attribute(id, typ, attr string) rv {
 		return arn("scheduler:%s:%s:schedule/%s/%s", r, a, group, ds.nameOf(id))
 	case "AWS::Events::Rule.Arn":
 		return arn("events:%s:%s:rule/%s", r, a, ds.nameOf(id))
+	case "AWS::IAM::OIDCProvider.Arn":
+		// IAM names a provider by its issuer URL without the scheme.
+		return rv{v: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", p, a, strings.TrimPrefix(str("Url"), "https://")), tainted: ds.Props(id).tainted}
+	case "AWS::EC2::SecurityGroup.GroupId":
+		return ds.physical(id) // Ref of a VPC security group is its id too
 	case "AWS::ApiGateway::RestApi.RootResourceId":
 		return rv{v: h[:10], tainted: true}
 	case "AWS::ApiGateway::RestApi.RestApiId":

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -329,33 +330,73 @@ func (r *cfnRules) SpecAccepts(typ string, path []string, kind string) bool {
 	return false
 }
 
-// ReplacingProperties are the top-level properties of typ whose change replaces the resource:
-// the registry's createOnlyProperties (their first segment: a change anywhere below replaces it)
-// and the spec database's causesReplacement "yes". Nested create-only paths are returned whole
-// too (e.g. "BrokerNodeGroupInfo/ClientSubnets").
-func (r *cfnRules) ReplacingProperties(typ string) ([]string, error) {
+// CreateOnlyPaths are the properties of typ whose change replaces the resource, as paths below
+// Properties ("KafkaCluster", "BrokerNodeGroupInfo/ClientSubnets"): the registry schema's
+// createOnlyProperties, and every property, nested ones included, to which the service spec
+// database gives causesReplacement "yes" (it knows types the registry snapshot lacks, such as
+// AWS::MSK::Topic). A change anywhere below a path replaces the resource. known is false for a
+// type neither knows (a custom resource). This is the one reader of replacement facts: the
+// fake deployment's identities, the replacement check and the names' digests all use it.
+func (r *cfnRules) CreateOnlyPaths(typ string) (paths []string, known bool, err error) {
 	set := map[string]bool{}
 	s, err := r.Schema(typ)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if s != nil {
+		known = true
 		for _, p := range s.CreateOnlyProperties {
 			set[strings.TrimPrefix(p, "/properties/")] = true
 		}
 	}
 	if sp := r.Spec(typ); sp != nil {
-		for name, p := range sp.Properties {
-			if p.CausesReplacement == "yes" {
-				set[name] = true
+		known = true
+		var walk func(props map[string]specProperty, prefix string, seen map[string]bool)
+		walk = func(props map[string]specProperty, prefix string, seen map[string]bool) {
+			for name, p := range props {
+				path := prefix + name
+				if p.CausesReplacement == "yes" {
+					set[path] = true
+				}
+				for _, t := range append([]map[string]interface{}{p.Type}, p.PreviousTypes...) {
+					for _, ref := range specRefs(t) {
+						if !seen[ref] {
+							seen[ref] = true
+							walk(r.specTypes[ref], path+"/", seen)
+							delete(seen, ref)
+						}
+					}
+				}
 			}
 		}
+		walk(sp.Properties, "", map[string]bool{})
 	}
-	out := make([]string, 0, len(set))
+	paths = make([]string, 0, len(set))
 	for p := range set {
-		out = append(out, p)
+		paths = append(paths, p)
 	}
-	return out, nil
+	sort.Strings(paths)
+	return paths, known, nil
+}
+
+// specRefs are the type definitions a service spec type refers to: itself, its element (lists
+// and maps), or its union's members. List elements and map values add no path segment, as
+// the registry's createOnly paths name them.
+func specRefs(t map[string]interface{}) []string {
+	var out []string
+	switch t["type"] {
+	case "ref":
+		if id, _ := asMap(t["reference"])["$ref"].(string); id != "" {
+			out = append(out, id)
+		}
+	case "array", "map":
+		out = append(out, specRefs(asMap(t["element"]))...)
+	case "union":
+		for _, u := range asSlice(t["types"]) {
+			out = append(out, specRefs(asMap(u))...)
+		}
+	}
+	return out
 }
 
 // TestRegistryPinnedInSetup: setup.sh downloads the registry schemas' module at the version and

@@ -54,7 +54,8 @@ func TestEveryContextKey(t *testing.T) {
 	assert.Contains(t, network, `"AvailabilityZone":"us-east-1c"`)
 	ingestion := toJSON(t, s.TemplateJSON(t, p.Ingestion.Stack))
 	assert.Contains(t, ingestion, "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64", "a Graviton proxy gets the arm64 image")
-	assert.Contains(t, ingestion, `KAFKA_VERSION='3.9.1'`, "the proxy installs the Apache release of the MSK line")
+	assert.Contains(t, ingestion, `KAFKA_URL='https://archive.apache.org/dist/kafka/3.9.1/kafka_2.13-3.9.1.tgz'`, "the proxy installs the Apache release of the MSK line")
+	assert.Contains(t, ingestion, `KAFKA_SHA512='`+c.KafkaSha512+`'`, "kafkaSha512 pins it")
 }
 
 // The README's configuration table documents every context key, and no other.

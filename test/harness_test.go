@@ -441,30 +441,13 @@ func validationViolations(t testing.TB, dir string) []string {
 	return out
 }
 
-// SynthIn is SynthEnv with the account and region as separate arguments ("" for none).
-func SynthIn(t testing.TB, ctx map[string]interface{}, account, region string) *Synthesis {
-	t.Helper()
-	return SynthEnv(t, Env{Account: account, Region: region}, ctx)
-}
-
-// Templates are every stack template of the synthesis, by stack (artifact) name, read from the
-// cloud assembly: also the stacks no Pipeline field names.
+// Templates are every stack template of the synthesis (StackTemplates), by stack name, which
+// for this app's stacks is also the artifact id: the stacks no Pipeline field names too.
 func (s *Synthesis) Templates(t testing.TB) map[string]map[string]interface{} {
 	t.Helper()
 	out := map[string]map[string]interface{}{}
-	for id, a := range s.manifest.Artifacts {
-		if a.Type != "aws:cloudformation:stack" {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join(s.Dir, id+".template.json"))
-		if err != nil {
-			t.Fatalf("template of %s: %v", id, err)
-		}
-		var m map[string]interface{}
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatalf("template of %s: %v", id, err)
-		}
-		out[id] = m
+	for _, st := range s.StackTemplates(t) {
+		out[st.Name] = st.Template
 	}
 	return out
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/pinpipe/pinpipe/internal/testenv"
+	"github.com/pinpipe/pinpipe/stacks"
 )
 
 // iamStatement is a statement with where it is.
@@ -115,6 +116,8 @@ func buildIAM(d *Deployment) *iamModel {
 				name := ds.nameOf(id)
 				r := &iamRole{Stack: sn, ID: id, Name: name, Arn: scalarString(ds.attribute(id, typ, "Arn").v)}
 				addDoc(where+"/AssumeRolePolicyDocument", p["AssumeRolePolicyDocument"])
+				// The trust policy is the role's resource policy for sts:AssumeRole*.
+				addResource(r.Arn, asMap(p["AssumeRolePolicyDocument"]))
 				for i, x := range asSlice(p["Policies"]) {
 					pm := asMap(x)
 					addDoc(fmt.Sprintf("%s/Policies/%d/PolicyDocument", where, i), pm["PolicyDocument"])
@@ -222,8 +225,9 @@ func lambdaPermissionStatement(d *Deployment, p map[string]interface{}) map[stri
 func (m *iamModel) Role(user, stack, prefix string) (*iamRole, error) {
 	re := regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + "([0-9A-F]{8})?$")
 	var found []*iamRole
+	sn := m.stackName(user, stack)
 	for _, r := range m.Roles {
-		if r.Stack == "Pinpipe-"+user+"-"+stack && re.MatchString(r.ID) {
+		if r.Stack == sn && re.MatchString(r.ID) {
 			found = append(found, r)
 		}
 	}
@@ -231,6 +235,15 @@ func (m *iamModel) Role(user, stack, prefix string) (*iamRole, error) {
 		return nil, fmt.Errorf("%d roles %s in stack %s (the calls table is out of date?)", len(found), prefix, stack)
 	}
 	return found[0], nil
+}
+
+// stackName is the CloudFormation name of the calls table's stack: Pinpipe-<user>-<stack>, or
+// Pinpipe-<stack> for the stacks every userId shares (Account, GitHubOidc).
+func (m *iamModel) stackName(user, stack string) string {
+	if m.d.Stack("Pinpipe-"+user+"-"+stack) == nil && m.d.Stack("Pinpipe-"+stack) != nil {
+		return "Pinpipe-" + stack
+	}
+	return "Pinpipe-" + user + "-" + stack
 }
 
 // iamRequest is one call for the simulator.
@@ -348,9 +361,9 @@ var placeholderRE = regexp.MustCompile(`\{([a-z]+)(?::([^{}]*))?\}`)
 // resourceValue is Ref (attr ""), the name (attr "!name") or Fn::GetAtt of the resource of stack
 // Pinpipe-<user>-<stack> whose logical id is prefix (+ CDK's hash).
 func (m *iamModel) resourceValue(user, stack, prefix, attr string) (string, error) {
-	ds := m.d.Stack("Pinpipe-" + user + "-" + stack)
+	ds := m.d.Stack(m.stackName(user, stack))
 	if ds == nil {
-		return "", fmt.Errorf("no stack Pinpipe-%s-%s", user, stack)
+		return "", fmt.Errorf("no stack %s", m.stackName(user, stack))
 	}
 	re := regexp.MustCompile("^" + regexp.QuoteMeta(prefix) + "([0-9A-F]{8})?$")
 	var ids []string
@@ -379,7 +392,7 @@ func iamConfigs() []rehearsalConfig {
 	var out []rehearsalConfig
 	for _, c := range rehearsalConfigs() {
 		switch c.Name {
-		case "default", "variant", "eventbridge+emulator":
+		case "default", "variant", "eventbridge+emulator", "apiAuth=iam+emulator":
 			out = append(out, c)
 		}
 	}
@@ -388,13 +401,26 @@ func iamConfigs() []rehearsalConfig {
 
 // callApplies tells whether row c applies to synthesis s.
 func callApplies(c iamCall, s *Synthesis) bool {
-	switch c.When {
-	case "mwaa":
-		return s.Config.Scheduler == "mwaa"
-	case "eventbridge":
-		return s.Config.Scheduler == "eventbridge"
-	case "emulator":
-		return s.Config.Emulator
+	if c.When == "" {
+		return true
+	}
+	for _, term := range strings.Split(c.When, "+") {
+		var holds bool
+		switch term {
+		case "mwaa", "eventbridge":
+			holds = s.Config.Scheduler == term
+		case "emulator":
+			holds = s.Config.Emulator
+		case "github":
+			holds = s.Config.GithubRepo != ""
+		case stacks.ApiAuthKey, stacks.ApiAuthIAM:
+			holds = s.Config.ApiAuth == term
+		default:
+			panic("calls table: unknown When term " + term)
+		}
+		if !holds {
+			return false
+		}
 	}
 	return true
 }
@@ -533,7 +559,7 @@ func TestRehearsalIAM(t *testing.T) {
 		managed = append(managed, a)
 	}
 	sort.Strings(managed)
-	t.Logf("IAM (iam-data %s, iam-simulate %s): %d statements of %d roles and resource policies in %d configurations; %d actions and %d condition keys checked; "+
+	t.Logf("rehearsal IAM (iam-data %s, iam-simulate %s): %d statements of %d roles and resource policies in %d configurations; %d actions and %d condition keys checked; "+
 		"%d calls simulated (%d that must be allowed, %d that must be denied) from a table of %d rows; AWS managed policies not evaluated (not in the data): %v",
 		res.Versions["iamData"], res.Versions["iamSimulate"], len(statements), roles, len(iamConfigs()), res.Actions, res.ConditionKeys,
 		len(reqs), allowed, denied, len(iamCalls), managed)

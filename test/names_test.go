@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,117 +11,10 @@ import (
 	"github.com/pinpipe/pinpipe/stacks"
 )
 
-// Physical names and the scope each service keeps them unique in (issue 9, findings 2 and 5).
-//
-// nameScope says where a name must be unique: "global" (all accounts: S3 buckets), "account"
-// (all regions of an account: IAM, CloudWatch dashboards), "region" (one account and region),
-// or a property path of the same resource that qualifies the name (a topic is unique in its
-// cluster, a Glue table in its database). "shared" marks names the service allows twice.
-type nameProp struct{ path, scope string }
-
-var namedResourceProps = map[string][]nameProp{
-	"AWS::S3::Bucket":                           {{"/BucketName", "global"}},
-	"AWS::IAM::Role":                            {{"/RoleName", "account"}},
-	"AWS::IAM::ManagedPolicy":                   {{"/ManagedPolicyName", "account"}},
-	"AWS::IAM::InstanceProfile":                 {{"/InstanceProfileName", "account"}},
-	"AWS::CloudWatch::Dashboard":                {{"/DashboardName", "account"}},
-	"AWS::Kinesis::Stream":                      {{"/Name", "region"}},
-	"AWS::KinesisFirehose::DeliveryStream":      {{"/DeliveryStreamName", "region"}},
-	"AWS::MSK::Cluster":                         {{"/ClusterName", "region"}},
-	"AWS::MSK::Topic":                           {{"/TopicName", "/ClusterArn"}},
-	"AWS::KafkaConnect::Connector":              {{"/ConnectorName", "region"}},
-	"AWS::KafkaConnect::CustomPlugin":           {{"/Name", "region"}},
-	"AWS::EC2::LaunchTemplate":                  {{"/LaunchTemplateName", "region"}},
-	"AWS::EC2::SecurityGroup":                   {{"/GroupName", "/VpcId"}},
-	"AWS::ECS::Cluster":                         {{"/ClusterName", "region"}},
-	"AWS::ECS::TaskDefinition":                  {{"/Family", "region"}},
-	"AWS::MWAA::Environment":                    {{"/Name", "region"}},
-	"AWS::Athena::WorkGroup":                    {{"/Name", "region"}},
-	"AWS::Glue::Database":                       {{"/DatabaseInput/Name", "region"}},
-	"AWS::Glue::Table":                          {{"/TableInput/Name", "/DatabaseName"}},
-	"Custom::IcebergTable":                      {{"/TableInput/Name", "/DatabaseName"}},
-	"AWS::Logs::LogGroup":                       {{"/LogGroupName", "region"}},
-	"AWS::Logs::LogStream":                      {{"/LogStreamName", "/LogGroupName"}},
-	"AWS::SecretsManager::Secret":               {{"/Name", "region"}},
-	"AWS::Scheduler::Schedule":                  {{"/Name", "region"}},
-	"AWS::Events::Rule":                         {{"/Name", "region"}},
-	"AWS::SNS::Topic":                           {{"/TopicName", "region"}, {"/DisplayName", "shared"}},
-	"AWS::KMS::Alias":                           {{"/AliasName", "region"}},
-	"AWS::Lambda::Function":                     {{"/FunctionName", "region"}},
-	"AWS::ElasticLoadBalancingV2::LoadBalancer": {{"/Name", "region"}},
-	"AWS::ElasticLoadBalancingV2::TargetGroup":  {{"/Name", "region"}},
-	"AWS::ApiGateway::RequestValidator":         {{"/Name", "/RestApiId"}},
-	"AWS::ApiGateway::Model":                    {{"/Name", "/RestApiId"}},
-	"AWS::ApiGateway::Stage":                    {{"/StageName", "/RestApiId"}},
-	"AWS::IAM::Policy":                          {{"/PolicyName", "shared"}}, // inline: unique per role, roles are generated
-	"AWS::ApiGateway::RestApi":                  {{"/Name", "shared"}},
-	"AWS::ApiGateway::ApiKey":                   {{"/Name", "shared"}},
-	"AWS::ApiGateway::UsagePlan":                {{"/UsagePlanName", "shared"}},
-	"AWS::ApiGateway::VpcLink":                  {{"/Name", "shared"}},
-	"AWS::Athena::NamedQuery":                   {{"/Name", "shared"}},
-}
-
-// nameReferences are top-level properties ending in "Name" that name another resource, not this
-// one; every other such property must be classified in namedResourceProps.
-var nameReferences = map[string]bool{
-	"AWS::Glue::Table/DatabaseName":                     true,
-	"AWS::Lambda::Permission/FunctionName":              true,
-	"AWS::Logs::LogStream/LogGroupName":                 true,
-	"AWS::EC2::FlowLog/LogGroupName":                    true,
-	"AWS::EC2::VPCEndpoint/ServiceName":                 true,
-	"Custom::IcebergTable/DatabaseName":                 true,
-	"Custom::S3AutoDeleteObjects/BucketName":            true,
-	"Custom::CDKBucketDeployment/DestinationBucketName": true,
-}
-
-// env is what the CloudFormation pseudo parameters resolve to in one deployment.
-type env struct{ account, region string }
-
-// eval is the value of a CloudFormation expression in tmpl, as it would be in e: literals,
-// pseudo parameters, Fn::Join, Fn::Select/Fn::Split of those, and the Name of a
-// Custom::PhysicalName as "<Prefix>-<digest>". ok is false for values only known after
-// deployment (a Ref or GetAtt of another resource: CloudFormation generated it, unique).
-func eval(tmpl map[string]interface{}, e env, v interface{}) (string, bool) {
-	switch x := v.(type) {
-	case string:
-		return x, true
-	case float64:
-		return fmt.Sprint(x), true
-	case map[string]interface{}:
-		if ref, ok := x["Ref"].(string); ok {
-			switch ref {
-			case "AWS::Region":
-				return e.region, true
-			case "AWS::AccountId":
-				return e.account, true
-			case "AWS::Partition":
-				return "aws", true
-			case "AWS::URLSuffix":
-				return "amazonaws.com", true
-			}
-			return "", false
-		}
-		if j, ok := x["Fn::Join"].([]interface{}); ok {
-			var parts []string
-			for _, p := range j[1].([]interface{}) {
-				s, ok := eval(tmpl, e, p)
-				if !ok {
-					return "", false
-				}
-				parts = append(parts, s)
-			}
-			return strings.Join(parts, j[0].(string)), true
-		}
-		if g, ok := x["Fn::GetAtt"].([]interface{}); ok && g[1] == "Name" {
-			r, _ := tmpl["Resources"].(map[string]interface{})[g[0].(string)].(map[string]interface{})
-			if r["Type"] == "Custom::PhysicalName" {
-				prefix, ok := eval(tmpl, e, Props(r)["Prefix"])
-				return prefix + "-<digest of its create-only properties>", ok
-			}
-		}
-	}
-	return "", false
-}
+// Names that follow create-only properties (issue 9, finding 5) and the account's prerequisites
+// (finding 1). Which names are explicit, and the scope each service keeps them unique in, is
+// the rehearsal's names table (rehearsal_names_test.go, physicalNames); TestRehearsalNames
+// checks them for collisions across users, regions and accounts (finding 2).
 
 // pointer is the value at JSON pointer path in properties (nil when absent).
 func pointer(props map[string]interface{}, path string) interface{} {
@@ -172,148 +64,16 @@ func lowerKeys(v interface{}) interface{} {
 	return v
 }
 
-// namedResource is one explicit physical name of a synthesized app.
-type namedResource struct {
-	stack, id, typ, path, scope string
-	name                        string // evaluated in the synthesis's env
-	qualifier                   string // evaluated scope property, for scopes given by a path
-}
-
-// physicalNamesOf lists the explicit names of every stack of s (the account stack aside: it is
-// one per account and region by design, see TestAccountPrerequisites) evaluated in e; it fails
-// the test on a "...Name" property nobody classified.
-func physicalNamesOf(t *testing.T, s *Synthesis, e env) []namedResource {
-	t.Helper()
-	var out []namedResource
-	for stack, tmpl := range s.Templates(t) {
-		if stack == stacks.AccountStackName {
-			continue
-		}
-		res, _ := tmpl["Resources"].(map[string]interface{})
-		for id, r := range res {
-			rm := r.(map[string]interface{})
-			typ := rm["Type"].(string)
-			props := Props(rm)
-			classified := map[string]bool{}
-			for _, np := range namedResourceProps[typ] {
-				classified[strings.TrimPrefix(np.path, "/")] = true
-				v := pointer(props, np.path)
-				if v == nil {
-					continue
-				}
-				name, ok := eval(tmpl, e, v)
-				if !ok {
-					continue // built from a generated name: unique
-				}
-				n := namedResource{stack: stack, id: id, typ: typ, path: np.path, scope: np.scope, name: name}
-				if strings.HasPrefix(np.scope, "/") {
-					q, ok := eval(tmpl, e, pointer(props, np.scope))
-					if !ok {
-						continue // in a parent this deployment created: unique
-					}
-					n.qualifier = q
-				}
-				out = append(out, n)
-			}
-			for k := range props {
-				if strings.HasSuffix(k, "Name") && !classified[k] && !nameReferences[typ+"/"+k] {
-					t.Errorf("%s %s (%s) has property %s: classify it in namedResourceProps or nameReferences", stack, id, typ, k)
-				}
-			}
-		}
-	}
-	return out
-}
-
-// key is where a name must be unique: two names with the same key in two deployments collide.
-func (n namedResource) key(e env) string {
-	switch n.scope {
-	case "global":
-		return n.typ + " " + n.name
-	case "account":
-		return n.typ + " " + e.account + " " + n.name
-	case "region":
-		return n.typ + " " + e.account + " " + e.region + " " + n.name
-	default:
-		return n.typ + " " + e.account + " " + e.region + " " + n.qualifier + " " + n.name
-	}
-}
-
-// Every explicit physical name is unique per (account, region, userId) at the scope its
-// service keeps names unique in: one userId deploys to two regions of an account, and two
-// userIds deploy to one region, without a name colliding (issue 9, finding 2: the launch
-// template ProxyLaunchTemplate, the IAM role pinpipe-<u>-rest-proxy and the dashboard collided).
-func TestPhysicalNamesUnique(t *testing.T) {
-	const account = "123456789012"
-	deployments := []struct {
-		userID string
-		e      env
-	}{
-		{"demo", env{account, "us-east-1"}},
-		{"demo", env{account, "eu-west-1"}},
-		{"team-a", env{account, "us-east-1"}},
-	}
-	owner := map[string]string{}
-	for _, d := range deployments {
-		s := SynthIn(t, map[string]interface{}{"userId": d.userID}, d.e.account, d.e.region)
-		names := physicalNamesOf(t, s, d.e)
-		require.NotEmpty(t, names)
-		who := d.userID + " in " + d.e.region
-		seen := map[string]bool{}
-		for _, n := range names {
-			if n.scope == "shared" {
-				continue
-			}
-			k := n.key(d.e)
-			if seen[k] {
-				t.Errorf("%s: %s %s%s %q is declared twice", who, n.typ, n.id, n.path, n.name)
-			}
-			seen[k] = true
-			if prev, ok := owner[k]; ok {
-				t.Errorf("%s %q (%s scope) of %s collides with the one of %s (%s %s)", n.typ, n.name, n.scope, who, prev, n.stack, n.id)
-			}
-		}
-		for k := range seen {
-			owner[k] = who
-		}
-	}
-}
-
-// createOnlyExempt are create-only properties of named resources whose change does not need a
-// new name, each with the reason.
-var createOnlyExempt = map[string]string{
-	// The name is unique within these: a change moves the name into another scope.
-	"AWS::Glue::Table/DatabaseName":               "the table name is unique per database",
-	"AWS::Glue::Table/CatalogId":                  "the table name is unique per catalog (account)",
-	"AWS::Glue::Database/CatalogId":               "the database name is unique per catalog (account)",
-	"AWS::MSK::Topic/ClusterArn":                  "the topic name is unique per cluster",
-	"AWS::ApiGateway::RequestValidator/RestApiId": "the validator name is unique per API",
-	"AWS::ApiGateway::Model/RestApiId":            "the model name is unique per API",
-	"AWS::ApiGateway::Stage/RestApiId":            "the stage name is unique per API",
-	// kinesisapi declares its models with the constant content type application/json (no
-	// setting changes it); the models' names are what the methods' RequestModels refer to.
-	"AWS::ApiGateway::Model/ContentType": "a constant of constructs/kinesisapi",
-	"AWS::Logs::LogStream/LogGroupName":  "the stream name is unique per log group",
-	// Every change to a task definition is a new revision of the same family: a family is not a
-	// unique name.
-	"AWS::ECS::TaskDefinition/*": "a replaced task definition is a new revision of the same family",
-	// The names of these are not unique at all.
-	"AWS::ApiGateway::ApiKey/*": "API key names need not be unique",
-	"AWS::Athena::NamedQuery/*": "named query names need not be unique",
-	"AWS::IAM::Role/Path":       "the path is fixed (/) by the app",
-	"AWS::MSK::Topic/ReplicationFactor": "topic names are the data contract (<userId>.pin|geo|user): a replication factor " +
-		"cannot change after the first deploy (README, topicReplicationFactor)",
-}
-
 // Every resource with an explicit name and create-only properties gets a new name whenever one
 // of them changes, so that CloudFormation's create-before-delete replacement does not fail on
 // the name (issue 9, finding 5: the MSK Connect connector kept its name when its bootstrap
-// servers, subnets or role changed). Which properties are create-only comes from the
-// CloudFormation registry schemas (npm @aws-cdk/aws-service-spec); a name that follows them is a
-// Custom::PhysicalName whose Inputs hold, at the same paths, exactly the values the resource
-// declares.
-func TestReplacementSafeNames(t *testing.T) {
-	reg := LoadRegistry(t)
+// servers, subnets or role changed). Which properties are create-only comes from AWS's data
+// (cfnRules.CreateOnlyPaths: the registry schemas and the service spec database); a name that
+// follows them is a Custom::PhysicalName whose Inputs hold, at the same paths, exactly the
+// values the resource declares. TestRehearsalReplacement checks the same rule by deploying
+// configuration changes side by side.
+func TestRehearsalNamesFollowCreateOnly(t *testing.T) {
+	rules := loadRules(t)
 	checked := 0
 	for _, ctx := range []map[string]interface{}{nil, variantContext()} {
 		s := Synth(t, ctx)
@@ -323,51 +83,55 @@ func TestReplacementSafeNames(t *testing.T) {
 				rm := r.(map[string]interface{})
 				typ := rm["Type"].(string)
 				props := Props(rm)
-				for _, np := range namedResourceProps[typ] {
-					nameValue := pointer(props, np.path)
-					if nameValue == nil || np.scope == "shared" {
+				n, named := physicalNames[typ]
+				if !named || n.Scope == ScopeNone {
+					continue
+				}
+				nameValue := pointer(props, "/"+n.Path)
+				if nameValue == nil {
+					continue
+				}
+				createOnly, known, err := rules.CreateOnlyPaths(typ)
+				require.NoError(t, err)
+				if !known {
+					continue // a custom resource: its handler decides
+				}
+				var inputs map[string]interface{}
+				nameExpr, _ := nameValue.(map[string]interface{})
+				if g, ok := nameExpr["Fn::GetAtt"].([]interface{}); ok {
+					if pn, _ := res[g[0].(string)].(map[string]interface{}); pn["Type"] == "Custom::PhysicalName" {
+						inputs, _ = Props(pn)["Inputs"].(map[string]interface{})
+					}
+				}
+				for _, p := range createOnly {
+					path := "/" + p
+					if p == n.Path || createOnlyExemption(typ, p) != "" {
 						continue
 					}
-					createOnly, known := reg.CreateOnly(typ)
-					if !known {
-						continue // a custom resource: no registry schema
+					want := pointer(props, path)
+					if want == nil {
+						continue // not declared: it cannot change
 					}
-					var inputs map[string]interface{}
-					nameExpr, _ := nameValue.(map[string]interface{})
-					if g, ok := nameExpr["Fn::GetAtt"].([]interface{}); ok {
-						if pn, _ := res[g[0].(string)].(map[string]interface{}); pn["Type"] == "Custom::PhysicalName" {
-							inputs, _ = Props(pn)["Inputs"].(map[string]interface{})
+					checked++
+					if inputs == nil {
+						t.Errorf("%s %s (%s): create-only %s is declared, but the name %s does not follow it", stack, id, typ, path, toJSON(t, nameValue))
+						continue
+					}
+					// The path itself, or an ancestor holding it, must be an input.
+					var got interface{}
+					found := false
+					for q := path; q != "" && !found; q = q[:strings.LastIndex(q, "/")] {
+						if v, ok := inputs[q]; ok {
+							got = pointer(lowerKeys(map[string]interface{}{"v": v}).(map[string]interface{}),
+								"/v"+lowerPath(strings.TrimPrefix(path, q)))
+							found = true
 						}
 					}
-					for _, path := range createOnly {
-						if path == np.path || createOnlyExempt[typ+path] != "" || createOnlyExempt[typ+"/*"] != "" {
-							continue
-						}
-						want := pointer(props, path)
-						if want == nil {
-							continue // not declared: it cannot change
-						}
-						checked++
-						if inputs == nil {
-							t.Errorf("%s %s (%s): create-only %s is declared, but the name %s does not follow it", stack, id, typ, path, toJSON(t, nameValue))
-							continue
-						}
-						// The path itself, or an ancestor holding it, must be an input.
-						var got interface{}
-						found := false
-						for p := path; p != "" && !found; p = p[:strings.LastIndex(p, "/")] {
-							if v, ok := inputs[p]; ok {
-								got = pointer(lowerKeys(map[string]interface{}{"v": v}).(map[string]interface{}),
-									"/v"+lowerPath(strings.TrimPrefix(path, p)))
-								found = true
-							}
-						}
-						want = lowerKeys(want)
-						if !found {
-							t.Errorf("%s %s (%s): the name does not follow create-only %s", stack, id, typ, path)
-						} else if !reflect.DeepEqual(want, got) {
-							t.Errorf("%s %s (%s): the name follows %s = %s, the resource declares %s", stack, id, typ, path, toJSON(t, got), toJSON(t, want))
-						}
+					want = lowerKeys(want)
+					if !found {
+						t.Errorf("%s %s (%s): the name does not follow create-only %s", stack, id, typ, path)
+					} else if !reflect.DeepEqual(want, got) {
+						t.Errorf("%s %s (%s): the name follows %s = %s, the resource declares %s", stack, id, typ, path, toJSON(t, got), toJSON(t, want))
 					}
 				}
 			}
@@ -375,7 +139,7 @@ func TestReplacementSafeNames(t *testing.T) {
 	}
 	// The connector alone has ten create-only properties declared.
 	assert.Greater(t, checked, 10)
-	t.Logf("%d create-only properties of named resources checked", checked)
+	t.Logf("rehearsal names follow create-only: %d create-only properties of named resources checked against the inputs of their names", checked)
 }
 
 // The account-level setting every API stage that logs needs is declared once per account and

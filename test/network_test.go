@@ -41,8 +41,11 @@ func TestKinesisApiPropsValidation(t *testing.T) {
 		{nil, "Props.Name"},
 		{&kinesisapi.Props{Streams: []awskinesis.IStream{stream}}, "Props.Name"},
 		{&kinesisapi.Props{Name: "x"}, "Props.Streams"},
-		{&kinesisapi.Props{Name: "x", Streams: []awskinesis.IStream{stream}, Proxy: &kinesisapi.ProxyTarget{}}, "Props.Proxy.LoadBalancer"},
-		{&kinesisapi.Props{Name: "x", Streams: []awskinesis.IStream{stream}, RateLimit: -1}, "Props.RateLimit"},
+		{&kinesisapi.Props{Name: "x", Streams: []awskinesis.IStream{stream}}, "Props.StreamPrefix"},
+		{&kinesisapi.Props{Name: "x", Streams: []awskinesis.IStream{stream}, StreamPrefix: "a/b"}, "Props.StreamPrefix"},
+		{&kinesisapi.Props{Name: "x", Streams: []awskinesis.IStream{stream}, StreamPrefix: "s-", Auth: "cognito"}, "Props.Auth"},
+		{&kinesisapi.Props{Name: "x", Streams: []awskinesis.IStream{stream}, StreamPrefix: "s-", Proxy: &kinesisapi.ProxyTarget{}}, "Props.Proxy.LoadBalancer"},
+		{&kinesisapi.Props{Name: "x", Streams: []awskinesis.IStream{stream}, StreamPrefix: "s-", RateLimit: -1}, "Props.RateLimit"},
 	} {
 		func() {
 			defer func() {

@@ -10,7 +10,9 @@ package test
 // Resource and Context take placeholders: {account} {region} {partition} {user};
 // {ref:<Stack>:<prefix>} (Ref of a resource), {att:<Stack>:<prefix>:<Attr>}, {name:<Stack>:<prefix>};
 // {cluster}, {topic:<name>}, {group:<name>} (MSK ARNs of the created or imported cluster).
-// When: "" always; "mwaa", "eventbridge", "emulator": only in configurations that have them.
+// When: "" always; otherwise terms joined by "+", each of which must hold: "mwaa",
+// "eventbridge" (the scheduler), "emulator" (deployed), "key", "iam" (apiAuth), "github"
+// (githubRepo: the GitHub OIDC stack).
 
 // iamCall is one row.
 type iamCall struct {
@@ -27,7 +29,9 @@ const (
 	resultsObject = "arn:{partition}:s3:::{ref:Storage:Results}/batch/top_category_by_country.csv"
 	warehouseObj  = "arn:{partition}:s3:::{ref:Storage:Results}/iceberg/pinpipe_{user}.db/{user}_pin_table/data/00000-0-x.parquet"
 	connectorName = "{name:Ingestion:S3Sink}"
-	otherUser     = "zz9other"
+	// apiRoute is the deployed API's stage in execute-api ARNs: <route> = /<METHOD>/<path>.
+	apiRoute  = "arn:{partition}:execute-api:{region}:{account}:{ref:Ingestion:Api}/prod"
+	otherUser = "zz9other"
 )
 
 // The context of the calls that start the batch task: RunTask names its cluster, and PassRole
@@ -177,27 +181,80 @@ var iamCalls = []iamCall{
 	{Principal: "Ingestion:ProxyRole", Action: "kafka-cluster:AlterCluster", Resource: "{cluster}", Allow: false,
 		Why: "a client never alters the cluster", Code: "-"},
 
-	// The API's Kinesis integration role.
-	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:PutRecord", Resource: "{att:Storage:StreamPin:Arn}", Allow: true,
-		Why: "PUT /streams/{s}/record", Code: "constructs/kinesisapi"},
-	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:PutRecords", Resource: "{att:Storage:StreamUser:Arn}", Allow: true,
+	// The API's Kinesis integration roles, one per kind of route (issue 9, finding 8): the data
+	// routes' role describes and writes streaming-<userId>-*, CreateStream's creates them,
+	// DeleteStream's deletes them but never the pipeline's three.
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:PutRecord", Resource: "{att:Storage:StreamPin:Arn}", Allow: true,
+		Why: "PUT /streams/{s}/record", Code: "constructs/kinesisapi (data routes)"},
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:PutRecords", Resource: "{att:Storage:StreamUser:Arn}", Allow: true,
 		Why: "PUT /streams/{s}/records", Code: "constructs/kinesisapi"},
-	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:ListStreams", Resource: "*", Allow: true,
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:DescribeStream", Resource: "{att:Storage:StreamGeo:Arn}", Allow: true,
+		Why: "GET /streams/{s}", Code: "constructs/kinesisapi"},
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:PutRecord", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: true,
+		Why: "a stream created through the API takes records like the pipeline's", Code: "constructs/kinesisapi"},
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:ListStreams", Resource: "*", Allow: true,
 		Why: "GET /streams", Code: "constructs/kinesisapi"},
-	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:CreateStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: true,
-		Why: "POST /streams/{name} creates streaming-<userId>-* streams (issue 9, finding 8)", Code: "constructs/kinesisapi"},
-	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:DeleteStream", Resource: "{att:Storage:StreamPin:Arn}", Allow: false,
-		Why: "the pipeline's own streams can never be deleted through the API (issue 9, finding 8)", Code: "-"},
-	{Principal: "Ingestion:ApiKinesisRole", Action: "kinesis:PutRecord", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-" + otherUser + "-pin", Allow: false,
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:CreateStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: false,
+		Why: "the data routes' role cannot create streams (a data-route caller must not change infrastructure)", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:DeleteStream", Resource: "{att:Storage:StreamPin:Arn}", Allow: false,
+		Why: "the data routes' role cannot delete streams", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:DeleteStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: false,
+		Why: "the data routes' role cannot delete streams", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisDataRole", Action: "kinesis:PutRecord", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-" + otherUser + "-pin", Allow: false,
 		Why: "another user's streams are not this API's", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisCreateRole", Action: "kinesis:CreateStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: true,
+		Why: "POST /streams/{name} creates streaming-<userId>-* streams (issue 9, finding 8: it could create none)", Code: "constructs/kinesisapi (CreateStream route)"},
+	{Principal: "Ingestion:ApiKinesisCreateRole", Action: "kinesis:CreateStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/" + otherUser + "-scratch", Allow: false,
+		Why: "CreateStream only under the user's prefix streaming-<userId>-", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisCreateRole", Action: "kinesis:CreateStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-" + otherUser + "-pin", Allow: false,
+		Why: "another user's prefix is not this API's", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisCreateRole", Action: "kinesis:DeleteStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: false,
+		Why: "the CreateStream route's role deletes nothing", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisCreateRole", Action: "kinesis:PutRecord", Resource: "{att:Storage:StreamPin:Arn}", Allow: false,
+		Why: "the CreateStream route's role writes nothing", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisDeleteRole", Action: "kinesis:DeleteStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: true,
+		Why: "DELETE /streams/{name} deletes a stream created through the API", Code: "constructs/kinesisapi (DeleteStream route)"},
+	{Principal: "Ingestion:ApiKinesisDeleteRole", Action: "kinesis:DeleteStream", Resource: "{att:Storage:StreamPin:Arn}", Allow: false,
+		Why: "the pipeline's own streams can never be deleted through the API (issue 9, finding 8)", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisDeleteRole", Action: "kinesis:DeleteStream", Resource: "{att:Storage:StreamGeo:Arn}", Allow: false,
+		Why: "the pipeline's own streams can never be deleted through the API (issue 9, finding 8)", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisDeleteRole", Action: "kinesis:DeleteStream", Resource: "{att:Storage:StreamUser:Arn}", Allow: false,
+		Why: "the pipeline's own streams can never be deleted through the API (issue 9, finding 8)", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisDeleteRole", Action: "kinesis:DeleteStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-" + otherUser + "-pin", Allow: false,
+		Why: "another user's streams are not this API's", Code: "-"},
+	{Principal: "Ingestion:ApiKinesisDeleteRole", Action: "kinesis:CreateStream", Resource: "arn:{partition}:kinesis:{region}:{account}:stream/streaming-{user}-scratch", Allow: false,
+		Why: "the DeleteStream route's role creates nothing", Code: "-"},
 
-	// The emulator functions read their API key; their schedules invoke them.
-	{Principal: "Emulator:EmulateBatchRole", When: "emulator", Action: "secretsmanager:GetSecretValue", Resource: "{ref:Emulator:ApiKeySecret}", Allow: true,
+	// The emulator functions: with apiAuth=key they read their API key; with apiAuth=iam they
+	// sign as their role, which may invoke exactly the routes they post to (issue 9, finding 13).
+	// Their schedules invoke them.
+	{Principal: "Emulator:EmulateBatchRole", When: "emulator+key", Action: "secretsmanager:GetSecretValue", Resource: "{ref:Emulator:ApiKeySecret}", Allow: true,
 		Why: "the emulator reads the API key", Code: "lambda/emulator"},
+	{Principal: "Emulator:EmulateBatchRole", When: "emulator+iam", Action: "execute-api:Invoke", Resource: apiRoute + "/POST/topics/{user}.pin", Allow: true,
+		Why: "the batch emulator posts to the pin topic's route, signed (SigV4)", Code: "lambda/emulator (PINPIPE_SIGV4)"},
+	{Principal: "Emulator:EmulateStreamRole", When: "emulator+iam", Action: "execute-api:Invoke", Resource: apiRoute + "/PUT/streams/streaming-{user}-geo/record", Allow: true,
+		Why: "the stream emulator puts records on the geo stream's route, signed (SigV4)", Code: "lambda/emulator (PINPIPE_SIGV4)"},
+	{Principal: "Emulator:EmulateBatchRole", When: "emulator+iam", Action: "execute-api:Invoke", Resource: apiRoute + "/PUT/streams/streaming-{user}-geo/record", Allow: false,
+		Why: "each emulator may invoke the routes of its own mode only", Code: "-"},
+	{Principal: "Emulator:EmulateStreamRole", When: "emulator+iam", Action: "execute-api:Invoke", Resource: apiRoute + "/DELETE/streams/streaming-{user}-pin", Allow: false,
+		Why: "the emulator never administers streams", Code: "-"},
+	{Principal: "Emulator:EmulateBatchRole", When: "emulator+iam", Action: "execute-api:Invoke", Resource: apiRoute + "/POST/topics/" + otherUser + ".pin", Allow: false,
+		Why: "the emulator posts to its user's topics only", Code: "-"},
 	{Principal: "Emulator:EveryBatchRole", When: "emulator", Action: "lambda:InvokeFunction", Resource: "{att:Emulator:EmulateBatchFunction:Arn}", Allow: true,
 		Why: "the schedule invokes the function", Code: "constructs/schedule"},
 	{Principal: "Emulator:EmulateBatchRole", When: "emulator", Action: "s3:GetObject", Resource: sinkObject, Allow: false,
 		Why: "the emulator posts through the API only", Code: "-"},
+
+	// The cdk diff role of pull requests (Pinpipe-GitHubOidc) may only assume the CDK bootstrap
+	// lookup role. (Who may assume it, a pull request of githubRepo with GitHub's token, is a
+	// condition on the token's aud and sub claims, keys iam-simulate's data lacks: the
+	// simulator would ignore them, so TestGitHubOidcStack asserts that trust policy exactly.)
+	{Principal: "GitHubOidc:CdkDiffRole", When: "github", Action: "sts:AssumeRole", Resource: "arn:{partition}:iam::{account}:role/cdk-hnb659fds-lookup-role-{account}-{region}", Allow: true,
+		Why: "cdk diff --no-change-set reads the deployed templates through the bootstrap lookup role", Code: "npx cdk diff (.github/workflows/cdk-diff.yml)"},
+	{Principal: "GitHubOidc:CdkDiffRole", When: "github", Action: "sts:AssumeRole", Resource: "arn:{partition}:iam::{account}:role/cdk-hnb659fds-deploy-role-{account}-{region}", Allow: false,
+		Why: "a pull request must never deploy", Code: "-"},
+	{Principal: "GitHubOidc:CdkDiffRole", When: "github", Action: "s3:GetObject", Resource: sinkObject, Allow: false,
+		Why: "the role reads no data", Code: "-"},
 
 	// Services writing into the pipeline's resources, governed by resource policies.
 	{Principal: "service:logging.s3.amazonaws.com", Action: "s3:PutObject", Resource: "arn:{partition}:s3:::{ref:Storage:AccessLogs}/sink/2026-01-01-00-00-00-0123456789ABCDEF",

@@ -8,8 +8,8 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
-	"sort"
 	"strings"
 )
 
@@ -134,6 +134,70 @@ var physicalNames = map[string]physicalName{
 		Doc: "API Gateway CreateModel: model names unique in their API, alphanumeric"},
 	"AWS::ApiGateway::RequestValidator": {Path: "Name", Scope: ScopeNone,
 		Doc: "API Gateway CreateRequestValidator: validators are identified by id; names may repeat"},
+	// An OIDC provider is named by its issuer URL, once per account (all regions).
+	"AWS::IAM::OIDCProvider": {Path: "Url", Scope: ScopeAccount,
+		Doc: "IAM CreateOpenIDConnectProvider: an account has one provider per issuer URL, in all regions together (EntityAlreadyExists)"},
+	// lambda/icebergtable creates a Glue table of this name in DatabaseName.
+	"Custom::IcebergTable": {Path: "TableInput/Name", Scope: ScopeParent, Parent: "DatabaseName", Max: 255,
+		Doc: "Glue CreateTable (through lambda/icebergtable): table names unique in their database, 1-255, stored in lower case"},
+}
+
+// notOwnNames are top-level properties ending in "Name" that are not the resource's own unique
+// name (they name another resource, or are a label): every other such property must be its
+// type's Path in physicalNames, so that no explicit name escapes the scope check.
+var notOwnNames = map[string]string{
+	"AWS::Glue::Table/DatabaseName":                     "its database",
+	"AWS::Lambda::Permission/FunctionName":              "the function it lets in",
+	"AWS::Logs::LogStream/LogGroupName":                 "its log group",
+	"AWS::EC2::FlowLog/LogGroupName":                    "the log group it writes",
+	"AWS::EC2::VPCEndpoint/ServiceName":                 "the AWS service it reaches",
+	"Custom::IcebergTable/DatabaseName":                 "its database",
+	"Custom::S3AutoDeleteObjects/BucketName":            "the bucket it empties",
+	"Custom::CDKBucketDeployment/DestinationBucketName": "the bucket it writes",
+	"AWS::SNS::Topic/DisplayName":                       "a label in notifications; need not be unique",
+}
+
+// createOnlyExempt are create-only properties of named resources whose change does not need a
+// new name (or cannot get one), each with the reason; both replacement checks
+// (TestRehearsalNamesFollowCreateOnly, TestRehearsalReplacement) read it. Keys are "<type>/<path>", or
+// "<type>/*" for every property of the type.
+var createOnlyExempt = map[string]string{
+	// The name is unique within these: a change moves the name into another scope.
+	"AWS::Glue::Table/DatabaseName":               "the table name is unique per database",
+	"AWS::Glue::Table/CatalogId":                  "the table name is unique per catalog (account)",
+	"AWS::Glue::Database/CatalogId":               "the database name is unique per catalog (account)",
+	"AWS::MSK::Topic/ClusterArn":                  "the topic name is unique per cluster",
+	"AWS::ApiGateway::RequestValidator/RestApiId": "the validator name is unique per API",
+	"AWS::ApiGateway::Model/RestApiId":            "the model name is unique per API",
+	"AWS::ApiGateway::Stage/RestApiId":            "the stage name is unique per API",
+	// kinesisapi declares its models with the constant content type application/json (no
+	// setting changes it); the models' names are what the methods' RequestModels refer to.
+	"AWS::ApiGateway::Model/ContentType": "a constant of constructs/kinesisapi",
+	"AWS::Logs::LogStream/LogGroupName":  "the stream name is unique per log group",
+	// Every change to a task definition is a new revision of the same family: a family is not a
+	// unique name.
+	"AWS::ECS::TaskDefinition/*": "a replaced task definition is a new revision of the same family",
+	// The names of these are not unique at all.
+	"AWS::ApiGateway::ApiKey/*": "API key names need not be unique",
+	"AWS::Athena::NamedQuery/*": "named query names need not be unique",
+	"AWS::IAM::Role/Path":       "the path is fixed (/) by the app",
+	// A topic's name is the data contract (<userId>.pin|geo|user: the REST proxy's routes, the
+	// sink's topics.regex, the S3 object keys), so it cannot follow the replication factor,
+	// which MSK cannot change in place: changing topicReplicationFactor after the first deploy
+	// fails the update on the name. The configuration cannot refuse that change at synth time,
+	// since it cannot know the deployed value; README.md says the key is fixed after the first
+	// deploy (Configuration, Names).
+	"AWS::MSK::Topic/ReplicationFactor": "the topic name is the data contract and cannot follow it; " +
+		"the configuration cannot know the deployed value, so README documents topicReplicationFactor as fixed after the first deploy",
+}
+
+// createOnlyExemption is the reason create-only property path (below Properties) of typ needs no
+// new name, or "".
+func createOnlyExemption(typ, path string) string {
+	if why := createOnlyExempt[typ+"/*"]; why != "" {
+		return why
+	}
+	return createOnlyExempt[typ+"/"+path]
 }
 
 // nameOf is the explicit name of resource id of ds with its table entry, or ok=false.
@@ -179,14 +243,31 @@ func nameFindings(deps []*Deployment, stats *nameStats) []Finding {
 		stack, id, typ string
 	}
 	seen := map[string]owner{}
+	// Stack names are unique per account and region too: stacks shared by several deployments
+	// (Pinpipe-Account, Pinpipe-GitHubOidc: no userId in the name) are one stack, which each
+	// deploy overwrites, so their templates must be the same.
+	stackSeen := map[string]*Deployment{}
 	for _, d := range deps {
 		for _, sn := range d.StackNames() {
 			ds := d.Stack(sn)
+			stackKey := strings.Join([]string{d.Partition, d.Account, d.Region, sn}, "|")
+			if prev, dup := stackSeen[stackKey]; dup {
+				a, _ := json.Marshal(prev.Stack(sn).tmpl)
+				b, _ := json.Marshal(ds.tmpl)
+				if string(a) != string(b) {
+					out = append(out, Finding{Check: "names", Where: d.Label, Stack: sn, LogicalID: "(stack)",
+						Rule: fmt.Sprintf("stack %s is also deployed by %s to this account and region with another template: "+
+							"stack names are unique per account and region, so each deploy would overwrite the other's (first difference %s)",
+							sn, prev.Label, firstDiffPath(prev.Stack(sn).tmpl, ds.tmpl))})
+				}
+				continue // the same stack: its resources are the ones already seen
+			}
+			stackSeen[stackKey] = d
 			for _, id := range sortedKeysRes(ds.Resources()) {
 				typ, _ := ds.res[id]["Type"].(string)
+				out = append(out, missingNameEntry(d, ds, id, typ)...)
 				name, n, ok := nameOf(ds, id)
 				if !ok {
-					out = append(out, missingNameEntry(d, ds, id, typ)...)
 					continue
 				}
 				stats.Names++
@@ -220,30 +301,45 @@ func nameFindings(deps []*Deployment, stats *nameStats) []Finding {
 	return out
 }
 
-// missingNameEntry: a resource that sets its registry primary identifier (its name) must be in
-// the names table, so that no explicit name escapes the scope check.
+// missingNameEntry: every explicit name must be in the names table, so that none escapes the
+// scope check. A resource that sets its registry primary identifier (its name), or a top-level
+// property ending in "Name" that notOwnNames does not explain, is an explicit name its type's
+// entry must describe.
 func missingNameEntry(d *Deployment, ds *depStack, id, typ string) []Finding {
-	if _, known := physicalNames[typ]; known || d.rules == nil {
-		return nil
+	n, known := physicalNames[typ]
+	props := ds.PropsMap(id)
+	var out []Finding
+	for p := range props {
+		if strings.HasSuffix(p, "Name") && notOwnNames[typ+"/"+p] == "" && (!known || strings.SplitN(n.Path, "/", 2)[0] != p) {
+			out = append(out, Finding{Check: "names", Where: d.Label, Stack: ds.name, LogicalID: id, Type: typ, Path: "Properties/" + p,
+				Rule: "a property ending in Name that the names table (physicalNames) does not describe and notOwnNames does not explain: add its scope"})
+		}
+	}
+	if known || d.rules == nil {
+		return out
 	}
 	s, _ := d.rules.Schema(typ)
 	if s == nil || len(s.PrimaryIdentifier) != 1 {
-		return nil
+		return out
 	}
 	p := strings.TrimPrefix(s.PrimaryIdentifier[0], "/properties/")
 	for _, ro := range s.ReadOnlyProperties {
 		if ro == s.PrimaryIdentifier[0] {
-			return nil
+			return out
 		}
 	}
-	if _, set := ds.PropsMap(id)[p]; !set {
-		return nil
+	if _, set := props[p]; !set || strings.HasSuffix(p, "Name") {
+		return out // unset, or reported above
 	}
-	return []Finding{{Check: "names", Where: d.Label, Stack: ds.name, LogicalID: id, Type: typ, Path: "Properties/" + p,
-		Rule: "sets its primary identifier (an explicit name), but " + typ + " is not in the names table (rehearsal_names_test.go): add its scope"}}
+	return append(out, Finding{Check: "names", Where: d.Label, Stack: ds.name, LogicalID: id, Type: typ, Path: "Properties/" + p,
+		Rule: "sets its primary identifier (an explicit name), but " + typ + " is not in the names table (rehearsal_names_test.go): add its scope"})
 }
 
-type nameStats struct{ Names, Scoped, Pairs, Compared int }
+type nameStats struct {
+	Names, Scoped, Pairs, Compared int
+	// Exempt are create-only changes let through by createOnlyExempt, with the reason.
+	Exempt []string
+}
 
 // replacementFindings compares the same resources in deployments a and b of two
 // configurations: when a property whose change replaces the resource differs, its explicit name
@@ -268,10 +364,15 @@ func replacementFindings(rules *cfnRules, a, b *Deployment, change string, stats
 				continue
 			}
 			stats.Compared++
-			props, _ := rules.ReplacingProperties(typ)
-			sort.Strings(props)
+			props, _, _ := rules.CreateOnlyPaths(typ)
 			pa, pb := sa.PropsMap(id), sb.PropsMap(id)
 			for _, p := range props {
+				if why := createOnlyExemption(typ, p); why != "" {
+					if !reflect.DeepEqual(lookupPath(pa, p), lookupPath(pb, p)) {
+						stats.Exempt = append(stats.Exempt, fmt.Sprintf("%s %s changes (%s): exempt, %s", typ, p, change, why))
+					}
+					continue
+				}
 				xa, xb := lookupPath(pa, p), lookupPath(pb, p)
 				va, _ := json.Marshal(xa)
 				vb, _ := json.Marshal(xb)
@@ -290,6 +391,12 @@ func replacementFindings(rules *cfnRules, a, b *Deployment, change string, stats
 		}
 	}
 	return out
+}
+
+// firstDiffPath is the path of the first leaf where templates a and b differ.
+func firstDiffPath(a, b map[string]interface{}) string {
+	p, _, _ := firstDifference(a, b, "")
+	return p
 }
 
 // firstDifference is the first leaf where a and b differ, with its two values.

@@ -6,6 +6,7 @@ package test
 // off (for a user whose account already has it).
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -67,6 +68,20 @@ var prerequisites = []prerequisite{
 			return ok
 		}),
 		Readme: regexp.MustCompile(`(?is)API Gateway.{0,200}CloudWatch.{0,80}role|CloudWatch.{0,80}role.{0,200}API Gateway`),
+	},
+	{
+		Type: "AWS::IAM::Role",
+		When: func(p map[string]interface{}) bool {
+			// A role GitHub Actions assumes with its OIDC token (its trust conditions on the token).
+			b, _ := json.Marshal(p["AssumeRolePolicyDocument"])
+			return strings.Contains(string(b), `"sts:AssumeRoleWithWebIdentity"`) && strings.Contains(string(b), `"token.actions.githubusercontent.com:sub"`)
+		},
+		Need: "the account's IAM OIDC provider for token.actions.githubusercontent.com, which the role trusts: an account has one per issuer, in all regions together",
+		Doc:  "IAM User Guide, Create an OpenID Connect (OIDC) identity provider; GitHub Docs, Configuring OpenID Connect in Amazon Web Services",
+		Declared: hasResource("AWS::IAM::OIDCProvider", func(p map[string]interface{}) bool {
+			return p["Url"] == "https://token.actions.githubusercontent.com"
+		}),
+		Readme: regexp.MustCompile(`(?is)OIDC provider.{0,300}githubOidcProviderArn|githubOidcProviderArn.{0,300}OIDC provider`),
 	},
 	{
 		Type:   "*",
@@ -169,6 +184,6 @@ func TestRehearsalPrerequisites(t *testing.T) {
 		}
 		findings = append(findings, fs...)
 	}
-	t.Logf("prerequisites: %d table rows; %d resources and stacks needing one, in %d configurations", len(prerequisites), needs, len(rehearsalConfigs()))
+	t.Logf("rehearsal prerequisites: %d table rows; %d resources and stacks needing one, in %d configurations", len(prerequisites), needs, len(rehearsalConfigs()))
 	reportFindings(t, "account prerequisites", findings)
 }

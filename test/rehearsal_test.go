@@ -22,8 +22,9 @@ import (
 	"github.com/pinpipe/pinpipe/stacks"
 )
 
-// The fake accounts and regions of the rehearsal.
+// The fake accounts and regions of the rehearsal, and the repository of its GitHub OIDC stacks.
 const (
+	githubRepo   = "pinpipe/pinpipe"
 	fakeAccount  = "123456789012"
 	fakeAccount2 = "210987654321"
 	fakeRegion   = "us-east-1"
@@ -51,18 +52,27 @@ func boundContext(env Env, ctx map[string]interface{}) map[string]interface{} {
 }
 
 // rehearsalConfigs are the configurations every check runs over: the defaults; every switch
-// away from its default (variantContext); the other scheduler with the emulator; a userId with a
-// hyphen; and stacks bound to an account and region, in two regions.
+// away from its default (variantContext); the other scheduler with the emulator; SigV4 auth with
+// the emulator (its signing role); a userId with a
+// hyphen; and stacks bound to an account and region, in two regions. The variant, team-a and the
+// bound ones add the shared GitHub OIDC stack (githubRepo), as two userIds of one region and one
+// userId in two regions deploy it.
 func rehearsalConfigs() []rehearsalConfig {
 	b1 := Env{Account: fakeAccount, Region: fakeRegion}
 	b2 := Env{Account: fakeAccount, Region: fakeRegion2}
+	// The GitHub OIDC stack in both regions of the account: the first creates the account's
+	// provider, the second imports it (README: one provider per account).
+	oidc1 := map[string]interface{}{"githubRepo": githubRepo}
+	oidc2 := map[string]interface{}{"githubRepo": githubRepo,
+		"githubOidcProviderArn": "arn:aws:iam::" + fakeAccount + ":oidc-provider/token.actions.githubusercontent.com"}
 	return []rehearsalConfig{
 		{Name: "default"},
 		{Name: "variant", Ctx: variantContext()},
 		{Name: "eventbridge+emulator", Ctx: map[string]interface{}{"scheduler": "eventbridge", "emulator": true}},
-		{Name: "userId=team-a", Ctx: map[string]interface{}{"userId": "team-a"}},
-		{Name: "bound " + b1.Region, Env: b1, Ctx: boundContext(b1, nil)},
-		{Name: "bound " + b2.Region, Env: b2, Ctx: boundContext(b2, nil)},
+		{Name: "apiAuth=iam+emulator", Ctx: map[string]interface{}{"apiAuth": "iam", "emulator": true}},
+		{Name: "userId=team-a", Ctx: map[string]interface{}{"userId": "team-a", "githubRepo": githubRepo}},
+		{Name: "bound " + b1.Region, Env: b1, Ctx: boundContext(b1, oidc1)},
+		{Name: "bound " + b2.Region, Env: b2, Ctx: boundContext(b2, oidc2)},
 	}
 }
 
@@ -139,7 +149,7 @@ func TestRehearsalSchemas(t *testing.T) {
 			findings = append(findings, Finding{Check: "references", Where: c.Name, Rule: e})
 		}
 	}
-	t.Logf("schema check (%s, %s): %d resources of %d types in %d configurations; %d top-level properties, %d values checked; "+
+	t.Logf("rehearsal schemas (%s, %s): %d resources of %d types in %d configurations; %d top-level properties, %d values checked; "+
 		"%d intrinsic values resolved and checked in full, %d checked by type only (deploy-time values); %d patterns checked, %d not expressible in RE2; "+
 		"%d scalars converted as CloudFormation does; %d resources checked against the service spec only; %d custom/metadata resources skipped",
 		rules.RegistryVersion, rules.SpecVersion, stats.Resources, len(stats.Types), len(rehearsalConfigs()), stats.TopProperties, stats.Values,
@@ -150,7 +160,7 @@ func TestRehearsalSchemas(t *testing.T) {
 	}
 	sort.Strings(dis)
 	if len(dis) > 0 {
-		t.Logf("%d places where the registry snapshot and the newer service spec differ (checked against the service spec):\n%s", len(dis), strings.Join(dis, "\n"))
+		t.Logf("rehearsal schemas: %d places where the registry snapshot and the newer service spec differ (checked against the service spec):\n%s", len(dis), strings.Join(dis, "\n"))
 	}
 	reportFindings(t, "templates against the CloudFormation registry schemas", findings)
 }
@@ -201,7 +211,7 @@ func TestRehearsalNames(t *testing.T) {
 		}
 		findings = append(findings, nameFindings(deps, stats)...)
 	}
-	t.Logf("names: %d explicit names in %d deployments checked against their service's length and pattern, %d of them unique per their scope (%d types in the names table)",
+	t.Logf("rehearsal names: %d explicit names in %d deployments checked against their service's length and pattern, %d of them unique per their scope (%d types in the names table)",
 		stats.Names, len(sets["agnostic"])+len(sets["bound"]), stats.Scoped, len(physicalNames))
 	reportFindings(t, "explicit names", findings)
 }
@@ -248,8 +258,11 @@ func TestRehearsalReplacement(t *testing.T) {
 		b := Deploy(t, rules, s, fakeAccount, fakeRegion)
 		findings = append(findings, replacementFindings(rules, a, b, ch.Name, stats)...)
 	}
-	t.Logf("replacement: %d configuration changes, %d named resources compared property by property against their create-only lists",
-		stats.Pairs, stats.Compared)
+	t.Logf("rehearsal replacement: %d configuration changes, %d named resources compared property by property against their create-only lists; %d create-only changes exempt",
+		stats.Pairs, stats.Compared, len(stats.Exempt))
+	for _, e := range stats.Exempt {
+		t.Logf("rehearsal replacement: exempt: %s", e)
+	}
 	reportFindings(t, "replacements of named resources", findings)
 }
 
@@ -259,7 +272,8 @@ func TestRehearsalReplacement(t *testing.T) {
 // on the default synthesis (the property holds the key's default).
 var configSchemaMap = []struct {
 	Key, Type, Path string
-	// Strings are the candidate values of a string key (int keys are probed over a range).
+	// Strings are candidate values of a string key, probed with every value of its enum tag
+	// (int keys are probed over a range).
 	Strings []string
 }{
 	{Key: "connectorMcuCount", Type: "AWS::KafkaConnect::Connector", Path: "Capacity/ProvisionedCapacity/McuCount"},
@@ -273,7 +287,8 @@ var configSchemaMap = []struct {
 	{Key: "apiRateLimit", Type: "AWS::ApiGateway::UsagePlan", Path: "Throttle/RateLimit"},
 	{Key: "apiBurstLimit", Type: "AWS::ApiGateway::UsagePlan", Path: "Throttle/BurstLimit"},
 	{Key: "mskInstanceType", Type: "AWS::MSK::Cluster", Path: "BrokerNodeGroupInfo/InstanceType",
-		Strings: []string{"kafka.t3.small", "kafka.m5.large", "kafka.m7g.xlarge", "kafka.x.y", "kafka.t3.smallsmallsmallsmallsmall1"}},
+		// The registry's InstanceType is 5 to 32 characters: a longer value must be refused.
+		Strings: []string{"kafka.t3.small", "kafka.m5.large", "kafka.m7g.xlarge", "kafka.x.y", "kafka.t3.smallsmallsmallsmallsmall1", "kafka.m7g.48xlarge-with-a-long-suffix"}},
 	{Key: "mwaaEnvironmentClass", Type: "AWS::MWAA::Environment", Path: "EnvironmentClass",
 		Strings: []string{"mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge", "mw2.small", ""}},
 	{Key: "kinesisCapacityMode", Type: "AWS::Kinesis::Stream", Path: "StreamModeDetails/StreamMode",
@@ -339,7 +354,8 @@ func TestRehearsalConfigRanges(t *testing.T) {
 		}
 		var values []interface{}
 		if m.Strings != nil {
-			for _, v := range m.Strings {
+			// The candidates, and every value the key's enum tag accepts.
+			for _, v := range append(append([]string{}, m.Strings...), configEnum(t, m.Key)...) {
 				values = append(values, v)
 			}
 		} else {
@@ -368,9 +384,24 @@ func TestRehearsalConfigRanges(t *testing.T) {
 				Rule: fmt.Sprintf("the configuration accepts %s, which the registry schema rejects (%s)", compactList(bad), rule)})
 		}
 	}
-	t.Logf("config ranges: %d context keys mapped to resource properties; %d values probed through stacks.LoadConfig, %d accepted and checked against the registry schema",
+	t.Logf("rehearsal config ranges: %d context keys mapped to resource properties; %d values probed through stacks.LoadConfig, %d accepted and checked against the registry schema",
 		len(configSchemaMap), probed, accepted)
 	reportFindings(t, "context values against the registry schemas", findings)
+}
+
+// configEnum are the values the enum tag of a context key's field lists (nil without one).
+func configEnum(t *testing.T, key string) []string {
+	ty := reflect.TypeOf(stacks.Config{})
+	for i := 0; i < ty.NumField(); i++ {
+		if ty.Field(i).Tag.Get("ctx") == key {
+			if e := ty.Field(i).Tag.Get("enum"); e != "" {
+				return strings.Split(e, ",")
+			}
+			return nil
+		}
+	}
+	t.Fatalf("no context key %s in stacks.Config", key)
+	return nil
 }
 
 // stacksDefault is the default of a context key (stacks.DefaultConfig, by its ctx tag).

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+
 	"github.com/pinpipe/pinpipe/emulator"
 	"github.com/pinpipe/pinpipe/progress"
 )
@@ -19,7 +21,8 @@ func runEmulate(ctx context.Context, env *cliEnv, args []string) error {
 		"{url}/streams/streaming-<user_id>-<pin|geo|user>/record (/records with --batch N).\n"+
 		"Every record's answer is checked and failed records are retried. Ctrl-C stops sending and\n"+
 		"waits for the records in flight. Exit status 1 when any record was given up on.\n"+
-		"The API key, if the API wants one, is read from "+envAPIKey+".")
+		"The API key, if the API wants one, is read from "+envAPIKey+". An API that wants IAM (apiAuth=iam)\n"+
+		"takes requests signed with SigV4 (--sigv4), with the credentials of the AWS default chain.")
 	invokeURL := fs.String("invoke-url", "", "base URL of the API (e.g. https://<id>.execute-api.<region>.amazonaws.com/<stage>)")
 	userID := fs.String("user-id", "demo", "user id that names the topics and streams")
 	mode := fs.String("mode", string(emulator.Batch), "batch (Kafka REST proxy routes) or stream (Kinesis routes)")
@@ -35,6 +38,8 @@ func runEmulate(ctx context.Context, env *cliEnv, args []string) error {
 	timeout := fs.Duration("timeout", emulator.DefaultRequestTimeout, "time allowed for one request and its answer")
 	attempts := fs.Int("max-attempts", emulator.DefaultMaxAttempts, "sends of one record before it is given up, the first included")
 	drain := fs.Duration("drain", emulator.DefaultDrainTimeout, "after a stop, how long records in flight may still be retried")
+	sigv4 := fs.Bool("sigv4", false, "sign requests with AWS SigV4 (service execute-api) as the default credential chain's principal")
+	region := fs.String("region", "", "region of the API for --sigv4 (default: the one the invoke URL names, else the AWS configuration's)")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
 	}
@@ -58,6 +63,13 @@ func runEmulate(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	if *batch < 1 {
 		return fmt.Errorf("--batch %d: want 1 to %d", *batch, emulator.MaxBatch)
+	}
+
+	var signer *emulator.SigV4
+	if *sigv4 {
+		if signer, err = newSigner(ctx, *invokeURL, *region); err != nil {
+			return err
+		}
 	}
 
 	var src emulator.Source
@@ -96,11 +108,36 @@ func runEmulate(ctx context.Context, env *cliEnv, args []string) error {
 	defer stop()
 	st, err := emulator.Run(ctx, emulator.Config{
 		InvokeURL: *invokeURL, UserID: *userID, Mode: m, Rate: *rate, Count: *count, Duration: *duration,
-		Concurrency: *concurrency, BatchSize: *batch, Source: src, APIKey: env.getenv(envAPIKey),
+		Concurrency: *concurrency, BatchSize: *batch, Source: src, APIKey: env.getenv(envAPIKey), SigV4: signer,
 		Progress: env.stderr, MaxAttempts: *attempts, RequestTimeout: *timeout, DrainTimeout: *drain,
 	})
 	if st.Elapsed > 0 || st.Sent > 0 {
 		fmt.Fprintf(env.stdout, "%s mode to %s: %s\n", m, *invokeURL, st)
 	}
 	return err
+}
+
+// newSigner is the SigV4 signer of --sigv4: the default credential chain (environment, shared
+// files, SSO, instance or task role; never a flag), for region, else the invoke URL's, else the
+// AWS configuration's.
+func newSigner(ctx context.Context, invokeURL, region string) (*emulator.SigV4, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("--sigv4: AWS configuration: %w", err)
+	}
+	if region == "" {
+		if r, ok := emulator.RegionOfInvokeURL(invokeURL); ok {
+			region = r
+		} else {
+			region = cfg.Region
+		}
+	}
+	if region == "" {
+		return nil, fmt.Errorf("--sigv4: the invoke URL %s names no region: give --region", invokeURL)
+	}
+	s, err := emulator.NewSigV4(cfg.Credentials, region)
+	if err != nil {
+		return nil, fmt.Errorf("--sigv4: %w", err)
+	}
+	return s, nil
 }

@@ -278,3 +278,58 @@ func mustJSON(v any) string {
 	}
 	return string(b)
 }
+
+// The stream a request acts on is the path's {stream-name}, exactly: whatever the name or the
+// body holds, the rendered request is JSON with one StreamName equal to it (or invalid JSON,
+// which Kinesis refuses), and no other field that names a stream. IAM then decides on the ARN
+// Kinesis builds from that name, so the streaming-<userId>-* scope of the roles cannot be
+// escaped through the templates.
+func TestTemplatesCannotEscapeTheStreamName(t *testing.T) {
+	names := []string{
+		`streaming-demo-scratch`,
+		`x","StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/streaming-demo-pin`,
+		`streaming-demo-x\",\"StreamName\":\"streaming-other-pin`,
+		"streaming-demo-\u2028line\u2029sep",
+		`streaming-demo-'quote`,
+		`../streaming-other-pin`,
+		`streaming-demo-#set($x = 1)$x`,
+	}
+	bodies := map[string]string{
+		"create-stream":   `{"ShardCount":"1,\"StreamARN\":\"arn:aws:kinesis:us-east-1:123456789012:stream/streaming-other-pin\""}`,
+		"delete-stream":   `{"StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/streaming-demo-pin"}`,
+		"describe-stream": `{"StreamName":"streaming-demo-pin"}`,
+		"put-record":      `{"StreamName":"streaming-other-pin","StreamARN":"x","Data":{"a":1},"PartitionKey":"p"}`,
+		"put-records":     `{"StreamName":"streaming-other-pin","records":[{"data":{"a":1},"partition-key":"p"}]}`,
+	}
+	var cases []renderCase
+	var meta [][2]string
+	for _, name := range names {
+		for tpl, body := range bodies {
+			cases = append(cases, renderCase{Template: Template(tpl), Body: body, Path: map[string]string{"stream-name": name}})
+			meta = append(meta, [2]string{tpl, name})
+		}
+	}
+	for i, r := range render(t, cases) {
+		tpl, name := meta[i][0], meta[i][1]
+		var req map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.Output), &req); err != nil {
+			if strings.Contains(name, "'") {
+				continue // \' is no JSON escape: Kinesis refuses the request as malformed
+			}
+			t.Errorf("%s %q: not JSON: %v\n%s", tpl, name, err, r.Output)
+			continue
+		}
+		var got string
+		if err := json.Unmarshal(req["StreamName"], &got); err != nil || got != name {
+			t.Errorf("%s %q: StreamName %s", tpl, name, req["StreamName"])
+		}
+		if _, ok := req["StreamARN"]; ok {
+			t.Errorf("%s %q: the request names a StreamARN: %s", tpl, name, r.Output)
+		}
+		if tpl == "create-stream" {
+			if string(req["ShardCount"]) == "1" {
+				t.Errorf("create-stream: ShardCount taken from a string: %s", r.Output)
+			}
+		}
+	}
+}

@@ -13,13 +13,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsevents"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -40,6 +40,10 @@ type Props struct {
 	// are account-wide, not regional: a name deployed to several regions must hold the region
 	// (it may be a deploy-time value).
 	DashboardName *string
+	// TopicName of the alarm topic (letters, digits, - and _; unique in the account and region).
+	// Default Name + "-alarms". It is explicit because the key policy names the topic's ARN,
+	// which the topic's own reference to the key would otherwise make circular.
+	TopicName string
 	// Api, when set, is watched for requests, 4xx, 5xx and latency; 5xx alarm.
 	Api *Api
 	// Streams are watched for incoming records and iterator age; iterator age alarms.
@@ -70,7 +74,10 @@ type Monitoring struct {
 	TaskFailures awsevents.Rule
 }
 
-var dashName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,255}$`)
+var (
+	dashName  = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,255}$`)
+	topicName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,256}$`)
+)
 
 func sorted[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -79,6 +86,13 @@ func sorted[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// topicTarget sends a rule's events to an SNS topic whose policy already admits the rule.
+type topicTarget struct{ topic awssns.ITopic }
+
+func (t *topicTarget) Bind(_ interfacesawsevents.IRuleRef, _ *string) *awsevents.RuleTargetConfig {
+	return &awsevents.RuleTargetConfig{Arn: t.topic.TopicArn()}
 }
 
 // New declares the dashboard, topic and alarms. Invalid props panic with a message naming the
@@ -90,6 +104,12 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 	p := *props
 	if !dashName.MatchString(p.Name) {
 		panic(fmt.Sprintf("monitoring.Props.Name: %q must be letters, digits, - and _", p.Name))
+	}
+	if p.TopicName == "" {
+		p.TopicName = p.Name + "-alarms"
+	}
+	if !topicName.MatchString(p.TopicName) {
+		panic(fmt.Sprintf("monitoring.Props.TopicName: %q must be 1 to 256 letters, digits, - and _", p.TopicName))
 	}
 	if p.Api != nil && (p.Api.Name == "" || p.Api.Stage == "") {
 		panic("monitoring.Props.Api: Name and Stage are required")
@@ -104,43 +124,68 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 	m := &Monitoring{Construct: c}
 
 	// CloudWatch and EventBridge cannot publish to a topic under the AWS-managed SNS key, so the
-	// topic has its own key that lets exactly those two services use it.
+	// topic has its own key that lets exactly those two services use it, for this topic only.
+	stack := awscdk.Stack_Of(c)
+	topicArn := stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("sns"), Resource: jsii.String(p.TopicName), ArnFormat: awscdk.ArnFormat_NO_RESOURCE_NAME,
+	})
+	alarmArns := stack.FormatArn(&awscdk.ArnComponents{
+		Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"), ResourceName: jsii.String("*"),
+		ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
+	})
 	m.Key = awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the " + p.Name + " alarm topic"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
 		PendingWindow:     awscdk.Duration_Days(jsii.Number(7)),
 	})
+	// SNS asks KMS for this topic's data keys on behalf of the publisher, with the topic's ARN as
+	// encryption context. CloudWatch's requests carry the alarm as aws:SourceArn and this
+	// account as aws:SourceAccount; EventBridge's do not carry those keys (the SNS developer
+	// guide says they are not supported for EventBridge on an encrypted topic), so its statement
+	// is bound to the topic by the encryption context alone.
 	m.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Principals: &[]awsiam.IPrincipal{
-			awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil),
-			awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"), // in a key policy, "*" is this key
+		Conditions: &map[string]interface{}{
+			"StringEquals": map[string]interface{}{
+				"aws:SourceAccount":                      stack.Account(),
+				"kms:EncryptionContext:aws:sns:topicArn": topicArn,
+			},
+			"ArnLike": map[string]interface{}{"aws:SourceArn": alarmArns},
 		},
-		Actions:   jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-		Resources: jsii.Strings("*"), // in a key policy, "*" is this key
-		// The statement AWS documents for alarms and rules publishing to an encrypted topic; who
-		// may publish is decided by the topic's own policy.
 	}), jsii.Bool(false))
+	if p.EcsClusterArn != nil {
+		m.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+			Resources:  jsii.Strings("*"),
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"kms:EncryptionContext:aws:sns:topicArn": topicArn},
+			},
+		}), jsii.Bool(false))
+	}
 	m.Topic = awssns.NewTopic(c, jsii.String("Alarms"), &awssns.TopicProps{
+		TopicName:   jsii.String(p.TopicName),
 		DisplayName: jsii.String(p.Name + " alarms"),
 		MasterKey:   m.Key,
 		EnforceSSL:  jsii.Bool(true),
 	})
 	// The topic has a policy of its own (TLS only), which replaces SNS's default one: say
 	// explicitly that this account's alarms may publish.
-	stack := awscdk.Stack_Of(c)
-	m.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
-		Actions:    jsii.Strings("sns:Publish"),
-		Resources:  &[]*string{m.Topic.TopicArn()},
-		Conditions: &map[string]interface{}{
-			"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()},
-			"ArnLike": map[string]interface{}{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
-				Service: jsii.String("cloudwatch"), Resource: jsii.String("alarm"), ResourceName: jsii.String("*"),
-				ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME,
-			})},
-		},
-	}))
+	allowPublish := func(service, arnOperator string, sourceArn interface{}) {
+		m.Topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(service), nil)},
+			Actions:    jsii.Strings("sns:Publish"),
+			Resources:  &[]*string{m.Topic.TopicArn()},
+			Conditions: &map[string]interface{}{
+				"StringEquals": map[string]interface{}{"aws:SourceAccount": stack.Account()},
+				arnOperator:    map[string]interface{}{"aws:SourceArn": sourceArn},
+			},
+		}))
+	}
+	allowPublish("cloudwatch.amazonaws.com", "ArnLike", alarmArns)
 	if p.AlarmEmail != "" {
 		m.Topic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(p.AlarmEmail), nil))
 	}
@@ -245,7 +290,11 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 				},
 			},
 		})
-		m.TaskFailures.AddTarget(awseventstargets.NewSnsTopic(m.Topic, nil))
+		// The topic's policy lets EventBridge publish for this rule only (aws:SourceArn, as the
+		// EventBridge user guide documents for rule targets); CDK's SnsTopic target would grant
+		// events.amazonaws.com without a condition.
+		m.TaskFailures.AddTarget(&topicTarget{topic: m.Topic})
+		allowPublish("events.amazonaws.com", "ArnEquals", m.TaskFailures.RuleArn())
 		failed := metric("AWS/Events", "TriggeredRules", "Sum", map[string]*string{"RuleName": m.TaskFailures.RuleName()}, "failed tasks")
 		widgets = append(widgets, graph("Batch task failures", []awscloudwatch.IMetric{failed}, nil))
 	}

@@ -1,10 +1,12 @@
 // Command connectorzip is the CloudFormation custom resource that places the Confluent S3 sink
 // connector zip in a bucket for an MSK Connect custom plugin: it downloads a pinned version over
-// HTTPS, checks the SHA-256 when one is configured, checks that it is a connector archive (a zip
-// holding jars), uploads it, and reports the digest, size and object version it saw, so the
+// HTTPS, checks its SHA-256 before anything else reads it, checks that it is a connector archive
+// (a zip holding jars), uploads it, and reports the digest, size and object version it saw, so the
 // stack's outputs say exactly which bytes the plugin runs. On delete it removes the object.
 //
-// Resource properties: Url, Sha256 (optional, hex), Bucket, Key.
+// Resource properties: Url, Sha256 (hex), Bucket, Key, and Unpinned ("true" to accept a zip
+// without a Sha256: the stack sets it only for a version no published checksum is known for, or
+// when the user opted out with allowUnpinnedDownloads). Without Sha256 and Unpinned it refuses.
 package main
 
 import (
@@ -54,11 +56,13 @@ type handler struct {
 // props are the resource properties.
 type props struct {
 	URL, Sha256, Bucket, Key string
+	Unpinned                 bool
 }
 
 func parseProps(m map[string]interface{}) (props, error) {
 	get := func(k string) string { s, _ := m[k].(string); return strings.TrimSpace(s) }
-	p := props{URL: get("Url"), Sha256: strings.ToLower(get("Sha256")), Bucket: get("Bucket"), Key: get("Key")}
+	p := props{URL: get("Url"), Sha256: strings.ToLower(get("Sha256")), Bucket: get("Bucket"), Key: get("Key"),
+		Unpinned: get("Unpinned") == "true"}
 	switch {
 	case !strings.HasPrefix(p.URL, "https://"):
 		return p, fmt.Errorf("property Url: want an https:// URL, got %q", p.URL)
@@ -71,6 +75,8 @@ func parseProps(m map[string]interface{}) (props, error) {
 		if b, err := hex.DecodeString(p.Sha256); err != nil || len(b) != sha256.Size {
 			return p, fmt.Errorf("property Sha256: want 64 hex digits, got %q", p.Sha256)
 		}
+	} else if !p.Unpinned {
+		return p, errors.New(`property Sha256: required (the connector zip runs in MSK Connect; "Unpinned": "true" accepts any zip)`)
 	}
 	return p, nil
 }

@@ -70,7 +70,11 @@ func TestHandle(t *testing.T) {
 	store := &memStore{objects: map[string][]byte{}}
 	h := &handler{s3: store, http: srv.Client(), tmp: t.TempDir()}
 	props := func(path, sha string) map[string]interface{} {
-		return map[string]interface{}{"Url": srv.URL + path, "Sha256": sha, "Bucket": "sink", "Key": "plugins/s3.zip"}
+		p := map[string]interface{}{"Url": srv.URL + path, "Sha256": sha, "Bucket": "sink", "Key": "plugins/s3.zip"}
+		if sha == "" {
+			p["Unpinned"] = "true"
+		}
+		return p
 	}
 	ctx := context.Background()
 
@@ -106,6 +110,9 @@ func TestHandle(t *testing.T) {
 		{"Url": "https://x/x.zip", "Key": "k"},
 		{"Url": "https://x/x.zip", "Bucket": "b", "Key": "/abs"},
 		{"Url": "https://x/x.zip", "Bucket": "b", "Key": "k", "Sha256": "xyz"},
+		// No digest and no explicit opt-out: refused before anything is downloaded.
+		{"Url": srv.URL + "/good.zip", "Bucket": "b", "Key": "k"},
+		{"Url": srv.URL + "/good.zip", "Bucket": "b", "Key": "k", "Unpinned": "false"},
 	} {
 		if _, _, err := h.handle(ctx, cfn.Event{RequestType: cfn.RequestCreate, ResourceProperties: bad}); err == nil || !strings.Contains(err.Error(), "property ") {
 			t.Errorf("%v: error %v, want one naming the property", bad, err)

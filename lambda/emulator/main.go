@@ -13,6 +13,8 @@
 //	PINPIPE_BATCH               records per PutRecords request in stream mode (default 1)
 //	PINPIPE_API_KEY_SECRET_ARN  Secrets Manager secret holding the API key (optional): the plain
 //	                            key, or JSON with an "apiKey" field
+//	PINPIPE_SIGV4               true: sign requests with SigV4 as the function's role (APIs whose
+//	                            routes use IAM, apiAuth=iam); the region is the invoke URL's
 //	PINPIPE_DB_SECRET_ARN       for the mysql source: an RDS-style secret, JSON with host, port,
 //	                            username, password and dbname
 //
@@ -55,6 +57,7 @@ type settings struct {
 	concurrency       int
 	batch             int
 	apiKeyARN, dbARN  string
+	sigv4             bool
 }
 
 func readSettings(getenv func(string) string) (settings, error) {
@@ -66,6 +69,13 @@ func readSettings(getenv func(string) string) (settings, error) {
 	}
 	if s.invokeURL == "" {
 		return s, errors.New("PINPIPE_INVOKE_URL: missing")
+	}
+	if v := getenv("PINPIPE_SIGV4"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return s, fmt.Errorf("PINPIPE_SIGV4 %q: want true or false", v)
+		}
+		s.sigv4 = b
 	}
 	m, err := emulator.ParseMode(orDefault(getenv("PINPIPE_MODE"), "batch"))
 	if err != nil {
@@ -117,11 +127,14 @@ func orDefault(v, def string) string {
 type handler struct {
 	getenv  func(string) string
 	secrets func(ctx context.Context) (secretGetter, error)
+	// awsConfig is the function's AWS configuration (its role's credentials), for SigV4.
+	awsConfig func(ctx context.Context) (aws.Config, error)
 
 	mu     sync.Mutex
 	ready  bool
 	set    settings
 	apiKey string
+	signer *emulator.SigV4
 	source emulator.Source
 }
 
@@ -172,6 +185,19 @@ func (h *handler) setup(ctx context.Context) error {
 		}
 		if h.apiKey, err = apiKeyFromSecret(raw); err != nil {
 			return fmt.Errorf("secret %s: %w", set.apiKeyARN, err)
+		}
+	}
+	if set.sigv4 {
+		cfg, err := h.awsConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("PINPIPE_SIGV4: AWS configuration: %w", err)
+		}
+		region, ok := emulator.RegionOfInvokeURL(set.invokeURL)
+		if !ok {
+			region = cfg.Region
+		}
+		if h.signer, err = emulator.NewSigV4(cfg.Credentials, region); err != nil {
+			return fmt.Errorf("PINPIPE_SIGV4: %w", err)
 		}
 	}
 	switch set.source {
@@ -261,7 +287,7 @@ func (h *handler) Handle(ctx context.Context, _ json.RawMessage) (Result, error)
 	st, err := emulator.Run(ctx, emulator.Config{
 		InvokeURL: h.set.invokeURL, UserID: h.set.userID, Mode: h.set.mode, Rate: h.set.rate,
 		Duration: run, Concurrency: h.set.concurrency, BatchSize: h.set.batch, Source: h.source,
-		APIKey: h.apiKey, RequestTimeout: requestTimeout, DrainTimeout: drainTimeout,
+		APIKey: h.apiKey, SigV4: h.signer, RequestTimeout: requestTimeout, DrainTimeout: drainTimeout,
 	})
 	log.Printf("emulator %s mode to %s: %s", h.set.mode, h.set.invokeURL, st)
 	return Result{Sent: st.Sent, Accepted: st.Accepted, Retried: st.Retried, Failed: st.Failed,
@@ -278,6 +304,7 @@ func main() {
 			}
 			return secretsmanager.NewFromConfig(cfg), nil
 		},
+		awsConfig: func(ctx context.Context) (aws.Config, error) { return config.LoadDefaultConfig(ctx) },
 	}
 	lambda.Start(h.Handle)
 }

@@ -175,3 +175,43 @@ func TestBuildsForLambda(t *testing.T) {
 		assert.NotContains(t, p, "awscdk", "runtime code never imports the CDK")
 	}
 }
+
+// With PINPIPE_SIGV4 (apiAuth=iam) the function signs every request as its role, for the region
+// of the invoke URL, and needs no API key secret.
+func TestHandlerSignsWithSigV4(t *testing.T) {
+	var mu sync.Mutex
+	auth := map[string]bool{}
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		a := r.Header.Get("Authorization")
+		mu.Lock()
+		auth[strings.SplitN(a, " ", 2)[0]+" "+r.Header.Get("X-Amz-Security-Token")+" "+r.Header.Get("x-api-key")] = true
+		mu.Unlock()
+		io.WriteString(w, `{"offsets":[{"partition":0,"offset":1,"error_code":null,"error":null}]}`)
+	}))
+	defer api.Close()
+	sm := &fakeSecrets{}
+	h := newHandler(map[string]string{
+		"PINPIPE_INVOKE_URL": api.URL + "/prod", "PINPIPE_MODE": "batch", "PINPIPE_RATE": "20",
+		"PINPIPE_SECONDS": "1", "PINPIPE_SIGV4": "true",
+	}, sm)
+	h.awsConfig = func(context.Context) (aws.Config, error) {
+		return aws.Config{Region: "eu-west-2", Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "ASIAROLE", SecretAccessKey: "s", SessionToken: "role-token", CanExpire: true,
+				Expires: time.Now().Add(time.Hour)}, nil
+		})}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := h.Handle(ctx, json.RawMessage(`{}`))
+	require.NoError(t, err)
+	assert.Greater(t, res.Accepted, int64(0))
+	assert.Equal(t, map[string]bool{"AWS4-HMAC-SHA256 role-token ": true}, auth, "signed, with the role's session token, no API key")
+	assert.Zero(t, sm.calls.Load(), "no secret read")
+	require.NotNil(t, h.signer)
+	assert.Equal(t, "eu-west-2", h.signer.Region, "no region in a test URL: the configuration's")
+
+	bad := newHandler(map[string]string{"PINPIPE_INVOKE_URL": api.URL, "PINPIPE_SIGV4": "maybe"}, sm)
+	_, err = bad.Handle(ctx, json.RawMessage(`{}`))
+	assert.ErrorContains(t, err, `PINPIPE_SIGV4 "maybe"`)
+}
