@@ -15,7 +15,12 @@ const (
 	Quarantine = "quarantine"
 )
 
-// StateFolders are the folders an incremental run reads back, lists and removes files in (a run
-// that did not finish leaves files there that the next one removes; a run without --incremental
-// empties them). No run removes anything outside them.
+// StateFolders are the folders an incremental run lists and removes files in (a run that did
+// not finish leaves files there that the next one removes; a run without --incremental empties
+// them). No run removes anything outside them.
 var StateFolders = []string{Clean, State, Quarantine}
+
+// ReadBackFolders are the folders of StateFolders whose files a later run reads: the state it
+// goes on from, and the clean rows of earlier runs (the analyses and the compaction read them).
+// Quarantine files are written and removed, never read.
+var ReadBackFolders = []string{Clean, State}
