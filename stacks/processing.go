@@ -58,11 +58,15 @@ func (p *Pipeline) addProcessing(scope constructs.Construct, base awscdk.StackPr
 		}
 	}
 	api := p.Ingestion.Api.Api
-	p.Monitoring = NewMonitoringStack(scope, cfg.StackID("Monitoring"), &MonitoringStackProps{
+	mp := &MonitoringStackProps{
 		StackProps: base, Config: cfg, Streams: streams, DeliveryStreams: delivery, Functions: functions,
 		Api:           &monitoring.Api{Name: *api.RestApiName(), Stage: *api.DeploymentStage().StageName()},
 		EcsClusterArn: p.Batch.Task.Cluster.ClusterArn(),
-	})
+	}
+	if p.Batch.Flow != nil {
+		mp.StateMachineArn = p.Batch.Flow.StateMachine.StateMachineArn()
+	}
+	p.Monitoring = NewMonitoringStack(scope, cfg.StackID("Monitoring"), mp)
 }
 
 // ProcessingStacks lists the stacks of the processing half.

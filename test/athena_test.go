@@ -193,6 +193,18 @@ func TestBatchFlow(t *testing.T) {
 	assert.Equal(t, stacks.BatchCron, sched["ScheduleExpression"])
 	assert.Len(t, Resources(batch, "AWS::ECS::TaskDefinition"), 1)
 
+	// A failed, timed-out or aborted execution (a query that failed, say) reaches the alarm topic.
+	mon := s.TemplateJSON(t, s.Pipeline.Monitoring.Stack)
+	rule := Props(Resources(mon, "AWS::Events::Rule")[onlyResource(t, mon, "AWS::Events::Rule", func(p map[string]interface{}) bool {
+		return toJSON(t, p["EventPattern"].(map[string]interface{})["source"]) == `["aws.states"]`
+	})])
+	detail := rule["EventPattern"].(map[string]interface{})["detail"].(map[string]interface{})
+	assert.Equal(t, []interface{}{"FAILED", "TIMED_OUT", "ABORTED"}, detail["status"])
+	require.Len(t, detail["stateMachineArn"], 1)
+	assert.Contains(t, cfnText(t, detail["stateMachineArn"].([]interface{})[0]), "Import:Pinpipe-demo-Batch:ExportsOutputRef"+smID)
+	topic := onlyResource(t, mon, "AWS::SNS::Topic", nil)
+	assert.Equal(t, map[string]interface{}{"Ref": topic}, rule["Targets"].([]interface{})[0].(map[string]interface{})["Arn"])
+
 	// Logged and traced (cdk-nag AwsSolutions-SF1, SF2).
 	logs := props["LoggingConfiguration"].(map[string]interface{})
 	assert.Equal(t, "ALL", logs["Level"])

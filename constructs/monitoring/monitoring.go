@@ -55,6 +55,9 @@ type Props struct {
 	// EcsClusterArn, when set: tasks of this cluster that stop with a non-zero exit code or fail
 	// to start are published to the topic and counted on the dashboard.
 	EcsClusterArn *string
+	// StateMachineArn, when set: executions of this state machine that fail, time out or are
+	// aborted are published to the topic and counted on the dashboard.
+	StateMachineArn *string
 	// AlarmEmail, when set, is subscribed to the topic (the address confirms by mail).
 	AlarmEmail string
 	// MaxIteratorAge before a stream's consumer is considered stuck. Default 10 minutes.
@@ -72,6 +75,9 @@ type Monitoring struct {
 	Alarms    []awscloudwatch.Alarm
 	// TaskFailures is the rule that matches failed batch tasks (nil without EcsClusterArn).
 	TaskFailures awsevents.Rule
+	// ExecutionFailures matches the state machine's failed executions (nil without
+	// StateMachineArn).
+	ExecutionFailures awsevents.Rule
 }
 
 var (
@@ -156,7 +162,7 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 			"ArnLike": map[string]interface{}{"aws:SourceArn": alarmArns},
 		},
 	}), jsii.Bool(false))
-	if p.EcsClusterArn != nil {
+	if p.EcsClusterArn != nil || p.StateMachineArn != nil {
 		m.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
@@ -297,6 +303,23 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 		allowPublish("events.amazonaws.com", "ArnEquals", m.TaskFailures.RuleArn())
 		failed := metric("AWS/Events", "TriggeredRules", "Sum", map[string]*string{"RuleName": m.TaskFailures.RuleName()}, "failed tasks")
 		widgets = append(widgets, graph("Batch task failures", []awscloudwatch.IMetric{failed}, nil))
+	}
+	if p.StateMachineArn != nil {
+		m.ExecutionFailures = awsevents.NewRule(c, jsii.String("ExecutionFailures"), &awsevents.RuleProps{
+			Description: jsii.String("Batch state machine executions that failed, timed out or were aborted"),
+			EventPattern: &awsevents.EventPattern{
+				Source:     jsii.Strings("aws.states"),
+				DetailType: jsii.Strings("Step Functions Execution Status Change"),
+				Detail: &map[string]interface{}{
+					"stateMachineArn": []interface{}{p.StateMachineArn},
+					"status":          []string{"FAILED", "TIMED_OUT", "ABORTED"},
+				},
+			},
+		})
+		m.ExecutionFailures.AddTarget(&topicTarget{topic: m.Topic})
+		allowPublish("events.amazonaws.com", "ArnEquals", m.ExecutionFailures.RuleArn())
+		failed := metric("AWS/Events", "TriggeredRules", "Sum", map[string]*string{"RuleName": m.ExecutionFailures.RuleName()}, "failed executions")
+		widgets = append(widgets, graph("Batch state machine failures", []awscloudwatch.IMetric{failed}, nil))
 	}
 
 	rows := make([]*[]awscloudwatch.IWidget, 0, (len(widgets)+1)/2)
