@@ -2,7 +2,6 @@ package analytics
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -50,6 +49,9 @@ type BatchConfig struct {
 	// SkipAnalysis only cleans: the clean tables, quarantine and (incremental) state are
 	// written, the eight outputs and the report are not (Athena runs the analyses).
 	SkipAnalysis bool
+	// MemoryLimit bounds DuckDB's memory (e.g. "2GB"; MemoryLimitForm): what does not fit is
+	// spilled to a temporary folder. "" leaves DuckDB's default, 80% of the machine's memory.
+	MemoryLimit string
 }
 
 // KindStats counts what the job did with one kind of record.
@@ -155,6 +157,9 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	if cfg.Out == "" {
 		return nil, errors.New("--out is required (a directory or s3://BUCKET/PREFIX)")
 	}
+	if cfg.MemoryLimit != "" && !MemoryLimitForm.MatchString(cfg.MemoryLimit) {
+		return nil, fmt.Errorf("--memory-limit %q: want a number and a unit, e.g. 2GB or 1500MiB", cfg.MemoryLimit)
+	}
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
@@ -196,12 +201,11 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 		return nil, fmt.Errorf("--out: %w", err)
 	}
 
-	db, connector, err := openDuck(ctx)
+	db, connector, closeDuck, err := openDuckLimited(ctx, cfg.MemoryLimit)
 	if err != nil {
 		return nil, err
 	}
-	defer connector.Close()
-	defer db.Close()
+	defer closeDuck()
 	for _, k := range record.Kinds {
 		if _, err := db.ExecContext(ctx, stageDDL(stageTable(k), k)); err != nil {
 			return nil, fmt.Errorf("creating table %s: %w", stageTable(k), err)
@@ -606,18 +610,21 @@ type keptRows struct {
 	parts        map[string]*roaring64.Bitmap
 }
 
-// writePrints writes the rows' fingerprints as a prints file, in ind order.
+// writePrints writes the rows' fingerprints as a prints file, in ind order (sorting them in
+// place: on a first run they are millions).
 func (k *keptRows) writePrints(path string) error {
-	order := make([]int, len(k.inds))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(k.inds[a], k.inds[b]) })
-	inds, prints := make([]uint64, len(order)), make([]uint64, len(order))
-	for i, j := range order {
-		inds[i], prints[i] = k.inds[j], k.prints[j]
-	}
-	return writePrints(path, inds, prints)
+	sort.Sort(byInd{k})
+	return writePrints(path, k.inds, k.prints)
+}
+
+// byInd sorts kept rows by ind, their fingerprints with them.
+type byInd struct{ *keptRows }
+
+func (b byInd) Len() int           { return len(b.inds) }
+func (b byInd) Less(i, j int) bool { return b.inds[i] < b.inds[j] }
+func (b byInd) Swap(i, j int) {
+	b.inds[i], b.inds[j] = b.inds[j], b.inds[i]
+	b.prints[i], b.prints[j] = b.prints[j], b.prints[i]
 }
 
 // repeat is the first row a run read of an ind an earlier run kept: its fingerprint and file.

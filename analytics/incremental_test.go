@@ -501,6 +501,18 @@ func TestIncrementalCompacts(t *testing.T) {
 	assert.Contains(t, buf.String(), "skipped 36 read before")
 }
 
+// incEqualsFull writes objs (if any) into the sink, runs the job incrementally into out and
+// checks it against a full run over the same objects, and the state's folders against the state.
+func incEqualsFull(t *testing.T, in, out string, objs map[string][]string) *BatchReport {
+	t.Helper()
+	writeObjects(t, in, objs)
+	rep := incRun(t, in, out)
+	_, full := fullRun(t, in)
+	requireSameOutputs(t, full, out)
+	requireFilesAreState(t, out, readState(t, out))
+	return rep
+}
+
 // unmatchedInds returns the inds in a state's unmatched file of a pair ("pin-geo").
 func unmatchedInds(t *testing.T, out string, st *runState, pair string) []int64 {
 	t.Helper()
@@ -522,11 +534,7 @@ func TestIncrementalJoinsAcrossRuns(t *testing.T) {
 	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
 	step := func(objs map[string][]string) *BatchReport {
 		t.Helper()
-		writeObjects(t, in, objs)
-		rep := incRun(t, in, out)
-		_, full := fullRun(t, in)
-		requireSameOutputs(t, full, out)
-		requireFilesAreState(t, out, readState(t, out))
+		rep := incEqualsFull(t, in, out, objs)
 		for _, k := range rep.Kinds {
 			assert.False(t, k.Rebuilt, k.Kind)
 		}
@@ -582,12 +590,7 @@ func TestIncrementalRepeatOrder(t *testing.T) {
 	}
 	step := func(objs map[string][]string) *BatchReport {
 		t.Helper()
-		writeObjects(t, in, objs)
-		rep := incRun(t, in, out)
-		_, full := fullRun(t, in)
-		requireSameOutputs(t, full, out)
-		requireFilesAreState(t, out, readState(t, out))
-		return rep
+		return incEqualsFull(t, in, out, objs)
 	}
 	// Step 1: inds 5 and 6 kept from partition 2.
 	step(map[string][]string{
@@ -672,10 +675,7 @@ func TestIncrementalStaleSummary(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(out, stateFile), st.encode(), 0o644))
 
 	growSink(t, in, 200, 400)
-	incRun(t, in, out)
-	_, full := fullRun(t, in)
-	requireSameOutputs(t, full, out)
-	requireFilesAreState(t, out, readState(t, out))
+	incEqualsFull(t, in, out, nil)
 }
 
 // TestIncrementalOlderState: a state of the previous layout (version 1) is rebuilt from every
@@ -692,16 +692,13 @@ func TestIncrementalOlderState(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(out, stateFile), st.encode(), 0o644))
 
 	growSink(t, in, 200, 400)
-	rep := incRun(t, in, out)
+	rep := incEqualsFull(t, in, out, nil)
 	assert.Contains(t, rep.Rebuilt, "older pinpipe (layout 1, now 2)")
 	assert.Contains(t, rep.Removed, "_state/old/seen-pin.roaring")
 	assert.Equal(t, 40, rep.Kinds[0].Objects, "every object is read")
 	var buf strings.Builder
 	rep.Print(&buf)
 	assert.Contains(t, buf.String(), "Rebuilt the state from every object: the state was written by an older pinpipe")
-	_, full := fullRun(t, in)
-	requireSameOutputs(t, full, out)
-	requireFilesAreState(t, out, readState(t, out))
 
 	st = readState(t, out)
 	st.Version = 3
