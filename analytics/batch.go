@@ -20,6 +20,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/duckdb/duckdb-go/v2"
 	"golang.org/x/sync/errgroup"
 
@@ -48,6 +49,9 @@ type BatchConfig struct {
 	// SkipAnalysis only cleans: the clean tables, quarantine and (incremental) state are
 	// written, the eight outputs and the report are not (Athena runs the analyses).
 	SkipAnalysis bool
+	// MemoryLimit bounds DuckDB's memory (e.g. "2GB"; MemoryLimitForm): what does not fit is
+	// spilled to a temporary folder. "" leaves DuckDB's default, 80% of the machine's memory.
+	MemoryLimit string
 }
 
 // KindStats counts what the job did with one kind of record.
@@ -63,8 +67,12 @@ type KindStats struct {
 	Skipped     int   // objects an earlier run read, not read again
 	Late        int   // objects read that start below their partition's watermark
 	HistoryRows int64 // rows kept by earlier runs (the clean table has HistoryRows + Rows)
-	// Rebuilt: an ind kept by an earlier run came again with a different record, so the kind
-	// was rebuilt from every object (the first row by object key and line must win).
+	// Compared: repeats of inds kept by earlier runs that might sort before the kept row (by
+	// object key and line), compared with it by fingerprint.
+	Compared int64
+	// Rebuilt: an ind kept by an earlier run came again with a different record that sorts
+	// before the kept one (or might), so the kind was rebuilt from every object (the first row
+	// by object key and line must win).
 	Rebuilt bool
 	// Compacted: the kind had maxCleanFiles run files or more; this run wrote all its rows as
 	// one file (from the clean files, not the sink) and the others went.
@@ -88,6 +96,9 @@ type BatchReport struct {
 	Files []string
 	// Run names an incremental run (its files carry the name); "" otherwise.
 	Run string
+	// Rebuilt says why an incremental run made its state anew from every object ("--full", an
+	// older state layout); "" otherwise (also on the first run).
+	Rebuilt string
 	// Removed are files of earlier runs that this run removed: left by a run that did not
 	// finish, or no longer part of the clean tables.
 	Removed []string
@@ -146,6 +157,9 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	if cfg.Out == "" {
 		return nil, errors.New("--out is required (a directory or s3://BUCKET/PREFIX)")
 	}
+	if cfg.MemoryLimit != "" && !MemoryLimitForm.MatchString(cfg.MemoryLimit) {
+		return nil, fmt.Errorf("--memory-limit %q: want a number and a unit, e.g. 2GB or 1500MiB", cfg.MemoryLimit)
+	}
 	if cfg.Progress == nil {
 		cfg.Progress = io.Discard
 	}
@@ -172,7 +186,7 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 		if inc, err = planIncremental(ctx, out, cfg.UserID, files, cfg.Full, rep); err != nil {
 			return nil, err
 		}
-		rep.Run = inc.run
+		rep.Run, rep.Rebuilt = inc.run, inc.why
 		// What a run that did not finish left is not part of the tables: remove it first.
 		orph, err := orphans(ctx, out, inc.old)
 		if err != nil {
@@ -182,34 +196,19 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 			return nil, err
 		}
 		rep.Removed = append(rep.Removed, orph...)
-		if !cfg.SkipAnalysis {
-			var hist []string
-			for _, k := range record.Kinds {
-				hist = append(hist, inc.history(k)...)
-			}
-			if err := out.fetch(ctx, hist); err != nil {
-				return nil, err
-			}
-		}
 	}
 	if err := os.MkdirAll(filepath.Join(outDir, "clean"), 0o755); err != nil {
 		return nil, fmt.Errorf("--out: %w", err)
 	}
 
-	db, connector, err := openDuck(ctx)
+	db, connector, closeDuck, err := openDuckLimited(ctx, cfg.MemoryLimit)
 	if err != nil {
 		return nil, err
 	}
-	defer connector.Close()
-	defer db.Close()
+	defer closeDuck()
 	for _, k := range record.Kinds {
 		if _, err := db.ExecContext(ctx, stageDDL(stageTable(k), k)); err != nil {
 			return nil, fmt.Errorf("creating table %s: %w", stageTable(k), err)
-		}
-		if inc != nil {
-			if _, err := db.ExecContext(ctx, stageDDL(repeatTable(k), k)); err != nil {
-				return nil, fmt.Errorf("creating table %s: %w", repeatTable(k), err)
-			}
 		}
 	}
 
@@ -219,62 +218,76 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 	if inc != nil {
 		read, prior, inc.seen = inc.read, inc.prior, seen
 	}
-	ld, err := load(ctx, connector, src, files, read, seen, prior, cfg.Progress, rep)
+	ld, err := load(ctx, connector, src, files, read, seen, prior, inc != nil, cfg.Progress, rep)
 	if err != nil {
 		return nil, err
 	}
-	rebuilt := map[record.Kind]bool{}
 	if inc != nil {
-		if err := inc.resolveRepeats(ctx, db, connector, out, src, files, seen, ld, rebuilt, cfg.Progress, rep); err != nil {
+		if err := inc.resolveRepeats(ctx, db, connector, out, src, files, seen, ld, cfg.Progress, rep); err != nil {
+			return nil, err
+		}
+	}
+	var plan *analysisPlan
+	if inc != nil {
+		if plan, err = inc.planAnalyses(); err != nil {
+			return nil, err
+		}
+		if err := inc.fetchState(ctx, out, plan); err != nil {
 			return nil, err
 		}
 	}
 	for i, k := range record.Kinds {
-		var hist []string
-		if inc != nil && !rebuilt[k] {
-			hist = inc.history(k)
-			// One row per ind kept: the earlier runs' rows are their seen inds.
-			rep.Kinds[i].HistoryRows = int64(inc.prior.sets[i].GetCardinality())
-			if len(hist) >= maxCleanFiles {
-				rep.Kinds[i].Compacted = true
-				if cfg.SkipAnalysis {
-					if err := out.fetch(ctx, hist); err != nil {
-						return nil, err
-					}
-				}
-			}
-		}
 		if _, err := db.ExecContext(ctx, cleanView(newView(k), stageTable(k), k)); err != nil {
 			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
 		}
-		union := "SELECT * FROM " + quoteIdent(newView(k))
-		if len(hist) > 0 && (!cfg.SkipAnalysis || rep.Kinds[i].Compacted) {
-			union += " UNION ALL SELECT " + columnList(k) + " FROM " + parquetFiles(outDir, hist)
+		if inc == nil {
+			if _, err := db.ExecContext(ctx, "CREATE VIEW "+quoteIdent(tableName(k))+" AS SELECT * FROM "+quoteIdent(newView(k))); err != nil {
+				return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
+			}
+			continue
 		}
-		if _, err := db.ExecContext(ctx, "CREATE VIEW "+quoteIdent(tableName(k))+" AS "+union); err != nil {
+		// The incremental run reads the earlier runs' rows only to compact a table's files
+		// or to make the analyses' summaries from every row (see partials.go).
+		hist := inc.history(k)
+		if !inc.rebuilt[i] {
+			rep.Kinds[i].HistoryRows = int64(inc.prior.sets[i].GetCardinality())
+		}
+		rep.Kinds[i].Compacted = len(hist) >= maxCleanFiles
+		if !rep.Kinds[i].Compacted && !plan.needAll[i] {
+			continue
+		}
+		if err := out.fetch(ctx, hist); err != nil {
+			return nil, err
+		}
+		all := "SELECT * FROM " + quoteIdent(newView(k))
+		if len(hist) > 0 {
+			all += " UNION ALL SELECT " + columnList(k) + " FROM " + parquetFiles(outDir, hist)
+		}
+		if _, err := db.ExecContext(ctx, "CREATE VIEW "+quoteIdent(allView(k))+" AS "+all); err != nil {
 			return nil, fmt.Errorf("creating the clean %s table: %w", k, err)
 		}
 	}
 	rep.Read = time.Since(started)
 
 	t := time.Now()
+	var an *analysed
 	// A run without --incremental writes its clean tables while the queries run: both read the
 	// same tables, and each leaves moments when a core would idle.
 	tables := make(chan error, 1)
 	if inc == nil {
 		go func() { tables <- writeCleanTables(ctx, db, outDir) }()
-	}
-	if !cfg.SkipAnalysis {
-		for _, o := range Outputs {
-			res, err := runOutput(ctx, db, o)
-			if err != nil {
-				if inc == nil {
+		if !cfg.SkipAnalysis {
+			for _, o := range Outputs {
+				res, err := runOutput(ctx, db, o)
+				if err != nil {
 					<-tables
+					return nil, err
 				}
-				return nil, err
+				rep.Results = append(rep.Results, res)
 			}
-			rep.Results = append(rep.Results, res)
 		}
+	} else if an, err = inc.analyse(ctx, db, outDir, plan, !cfg.SkipAnalysis, rep); err != nil {
+		return nil, err
 	}
 	rep.Analyse = time.Since(t)
 
@@ -307,7 +320,7 @@ func RunBatch(ctx context.Context, cfg BatchConfig) (*BatchReport, error) {
 		if err := dropState(ctx, out, rep); err != nil {
 			return nil, err
 		}
-	} else if err := inc.write(ctx, db, out, cfg, files, ld, rebuilt, rep); err != nil {
+	} else if err := inc.write(ctx, db, out, cfg, files, ld, an, rep); err != nil {
 		return nil, err
 	}
 	rep.ReportPath = filepath.Join(outDir, "report.html")
@@ -456,12 +469,6 @@ func stageTable(k record.Kind) string { return "_stage_" + string(k) }
 
 func newView(k record.Kind) string { return "_new_" + string(k) }
 
-// repeatTable holds, in the incremental mode, the rows whose ind an earlier run kept, to be
-// compared with the kept rows; repeatView shows them in the contract's columns.
-func repeatTable(k record.Kind) string { return "_repeat_" + string(k) }
-
-func repeatView(k record.Kind) string { return "_repeatv_" + string(k) }
-
 // columnList is the contract's columns of a kind, quoted, comma-separated.
 func columnList(k record.Kind) string {
 	var cols []string
@@ -587,10 +594,43 @@ func interleave(files []sinkFile, read []bool) []int {
 }
 
 // loaded is what load did, per file (by index in files): the lines that could not be cleaned
-// and the number of records (non-blank lines) of each file read.
+// and the number of records (non-blank lines) of each file read; and, in the incremental mode,
+// per kind (record.Kinds order), the rows it kept and the repeats of inds earlier runs kept.
 type loaded struct {
 	bad     [][]quarantined
 	records []int64
+	kept    [3]keptRows
+	repeats [3][]repeat
+}
+
+// keptRows are the rows a run kept of one kind: their inds and fingerprints, in load order, and
+// the inds by the partition of the object they came from.
+type keptRows struct {
+	inds, prints []uint64
+	parts        map[string]*roaring64.Bitmap
+}
+
+// writePrints writes the rows' fingerprints as a prints file, in ind order (sorting them in
+// place: on a first run they are millions).
+func (k *keptRows) writePrints(path string) error {
+	sort.Sort(byInd{k})
+	return writePrints(path, k.inds, k.prints)
+}
+
+// byInd sorts kept rows by ind, their fingerprints with them.
+type byInd struct{ *keptRows }
+
+func (b byInd) Len() int           { return len(b.inds) }
+func (b byInd) Less(i, j int) bool { return b.inds[i] < b.inds[j] }
+func (b byInd) Swap(i, j int) {
+	b.inds[i], b.inds[j] = b.inds[j], b.inds[i]
+	b.prints[i], b.prints[j] = b.prints[j], b.prints[i]
+}
+
+// repeat is the first row a run read of an ind an earlier run kept: its fingerprint and file.
+type repeat struct {
+	ind, print uint64
+	file       int
 }
 
 // load reads the objects (those with read[i] set; all when read is nil) concurrently (bounded by
@@ -598,13 +638,15 @@ type loaded struct {
 // kind then takes the clean objects in key order and appends each row whose ind it has not seen
 // yet (seen, a compact set per kind) to the kind's stage table, so the first row of each ind, by
 // object key and line, is the one kept, and repeats never reach DuckDB. A row whose ind an
-// earlier run kept (prior; nil when there is none) goes to the kind's repeat table instead, to be
-// compared with the kept one. The counts are added to rep.Kinds.
+// earlier run kept (prior; nil when there is none) is a repeat too. With prints (the incremental
+// mode), load records the fingerprint and partition of each row kept, and the first row of each
+// ind an earlier run kept, with its fingerprint, to be placed against the kept one
+// (incremental.resolveRepeats). The counts are added to rep.Kinds.
 //
 // At most window objects are between reading and loading at once, which bounds memory whatever
 // the order the reads finish in.
 func load(ctx context.Context, connector *duckdb.Connector, src source, files []sinkFile, read []bool,
-	seen, prior *seenSets, progressOut io.Writer, rep *BatchReport) (*loaded, error) {
+	seen, prior *seenSets, prints bool, progressOut io.Writer, rep *BatchReport) (*loaded, error) {
 	var pairs [3][]bool
 	var byKind [3][]int // file indexes of each kind to read, in key order
 	for i, k := range record.Kinds {
@@ -709,31 +751,26 @@ func load(ctx context.Context, connector *duckdb.Connector, src source, files []
 				return fmt.Errorf("connecting to DuckDB: %w", err)
 			}
 			defer conn.Close()
-			var appenders [2]*duckdb.Appender // the stage table, the repeat table
+			appender, err := duckdb.NewAppenderFromConn(conn, "", stageTable(k))
+			if err != nil {
+				return fmt.Errorf("appender for %s: %w", stageTable(k), err)
+			}
 			defer func() {
-				for _, a := range appenders {
-					if a != nil {
-						a.Close()
-					}
+				if appender != nil {
+					appender.Close()
 				}
 			}()
-			appender := func(j int) (*duckdb.Appender, error) {
-				if appenders[j] == nil {
-					table := stageTable(k)
-					if j == 1 {
-						table = repeatTable(k)
-					}
-					if appenders[j], err = duckdb.NewAppenderFromConn(conn, "", table); err != nil {
-						return nil, fmt.Errorf("appender for %s: %w", table, err)
-					}
-				}
-				return appenders[j], nil
-			}
 			set := seen.of(k)
 			var before interface{ Contains(uint64) bool }
 			if prior != nil {
 				before = prior.of(k)
 			}
+			var firsts *roaring64.Bitmap // the inds of before read so far
+			rec := &ld.kept[ki]
+			if prints {
+				firsts, rec.parts = roaring64.New(), map[string]*roaring64.Bitmap{}
+			}
+			var scratch []byte
 			vals, buf := make([]any, 0, 16), make([]driver.Value, 0, 16)
 			pending := map[int]cleaned{}
 			next := 0 // position in byKind[ki] of the next object to load
@@ -746,29 +783,48 @@ func load(ctx context.Context, connector *duckdb.Connector, src source, files []
 					}
 					delete(pending, c.i)
 					next++
+					var part *roaring64.Bitmap // the inds kept from c's partition
+					if prints {
+						name := partitionPrefix(files[c.i].key)
+						if part = rec.parts[name]; part == nil {
+							part = roaring64.New()
+							rec.parts[name] = part
+						}
+					}
 					var kept, repeats int64
 					for _, row := range c.rows {
 						ind := uint64(row.Ind())
-						j := 0
 						switch {
 						case before != nil && before.Contains(ind):
-							j = 1 // kept by an earlier run: compared below
-							repeats++
+							repeats++ // kept by an earlier run
+							if !prints || !firsts.CheckedAdd(ind) {
+								continue
+							}
+							var fp uint64
+							vals = row.AppendValues(vals[:0])
+							if fp, scratch, err = fingerprint(vals, scratch); err != nil {
+								return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
+							}
+							ld.repeats[ki] = append(ld.repeats[ki], repeat{ind: ind, print: fp, file: c.i})
+							continue
 						case !set.CheckedAdd(ind):
 							repeats++
 							continue
-						default:
-							kept++
 						}
-						a, err := appender(j)
-						if err != nil {
-							return err
-						}
+						kept++
 						vals = row.AppendValues(vals[:0])
+						if prints {
+							var fp uint64
+							if fp, scratch, err = fingerprint(vals, scratch); err != nil {
+								return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
+							}
+							rec.inds, rec.prints = append(rec.inds, ind), append(rec.prints, fp)
+							part.Add(ind)
+						}
 						if buf, err = stageValues(buf[:0], vals, pairs[ki]); err != nil {
 							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
 						}
-						if err := a.AppendRow(buf...); err != nil {
+						if err := appender.AppendRow(buf...); err != nil {
 							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
 						}
 					}
@@ -788,13 +844,10 @@ func load(ctx context.Context, connector *duckdb.Connector, src source, files []
 			if next < len(byKind[ki]) && gctx.Err() == nil {
 				return fmt.Errorf("loading %s: %d objects were not loaded", k, len(byKind[ki])-next)
 			}
-			for j, a := range appenders {
-				if a != nil {
-					appenders[j] = nil
-					if err := a.Close(); err != nil {
-						return fmt.Errorf("loading %s: %w", k, err)
-					}
-				}
+			a := appender
+			appender = nil
+			if err := a.Close(); err != nil {
+				return fmt.Errorf("loading %s: %w", k, err)
 			}
 			return nil
 		})

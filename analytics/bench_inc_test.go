@@ -40,9 +40,10 @@ func benchGrown(b *testing.B, n, extra int) string {
 }
 
 // benchState returns an output directory holding the incremental state after a --full run over
-// the first n records (made once with pinpipe, kept in the temporary directory).
+// the first n records (made once with pinpipe, kept in the temporary directory; the name carries
+// the state's layout version).
 func benchState(b *testing.B, pinpipe string, n int) string {
-	dir := filepath.Join(os.TempDir(), fmt.Sprintf("pinpipe-bench-v2-state-%d", n))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("pinpipe-bench-state-v%d-%d", stateVersion, n))
 	done := dir + ".complete"
 	if _, err := os.Stat(done); err == nil {
 		return dir
@@ -64,7 +65,9 @@ func copyDir(b *testing.B, from, to string) {
 // --incremental` against a full `pinpipe analyse` over the same 1,100,000 (alternating, median of
 // 3, whole processes). The growth: the same 100,000 new records over a history of 5,000,000.
 // Goals: daily <= 0.35x full; incremental 5M / incremental 1M < 1.5x. PINPIPE_BENCH_HISTORY
-// sets the larger history (default 5000000); 0 skips it.
+// sets the larger history (default 5000000); 0 skips it. The first round checks that the daily
+// run's JSON outputs equal the full run's, byte for byte; PINPIPE_BENCH_CHECK_LARGE=1 checks
+// the larger history's too (one more full run).
 //
 //	go test ./analytics -run '^$' -bench 'BenchmarkAnalyseIncremental$' -benchtime 1x -timeout 90m
 func BenchmarkAnalyseIncremental(b *testing.B) {
@@ -76,8 +79,9 @@ func BenchmarkAnalyseIncremental(b *testing.B) {
 	}
 	pinpipe, _ := buildBench(b)
 	// run is one run over history+extra records: a full run, or an incremental one starting
-	// from the state of a run over the history.
-	run := func(history int, full bool) procStats {
+	// from the state of a run over the history. It returns the run's cost and its output
+	// directory, which the caller removes.
+	run := func(history int, full bool) (procStats, string) {
 		in := benchGrown(b, history, extra)
 		state := benchState(b, pinpipe, history)
 		warmCache(b, in)
@@ -85,13 +89,23 @@ func BenchmarkAnalyseIncremental(b *testing.B) {
 		args := []string{"analyse", "--input", in, "--out", out}
 		if full {
 			s, _ := runProc(b, pinpipe, args...)
-			return s
+			return s, out
 		}
 		copyDir(b, state, out)
 		s, stdout := runProc(b, pinpipe, append(args, "--incremental")...)
 		require.Contains(b, string(stdout), fmt.Sprintf("read %d objects (0 late", 3*extra/benchFlush))
-		require.NoError(b, os.RemoveAll(out))
-		return s
+		require.NotContains(b, string(stdout), "Rebuilt")
+		return s, out
+	}
+	// sameOutputs checks that an incremental run's JSON outputs are a full run's, byte for byte.
+	sameOutputs := func(full, inc string) {
+		for _, o := range Outputs {
+			want, err := os.ReadFile(filepath.Join(full, o.Name+".json"))
+			require.NoError(b, err)
+			got, err := os.ReadFile(filepath.Join(inc, o.Name+".json"))
+			require.NoError(b, err)
+			require.Equal(b, string(want), string(got), "%s: the incremental run and a full run disagree", o.Name)
+		}
 	}
 	med := func(s []procStats) procStats {
 		var w, c, r []int64
@@ -100,13 +114,34 @@ func BenchmarkAnalyseIncremental(b *testing.B) {
 		}
 		return procStats{time.Duration(median(w)), time.Duration(median(c)), median(r)}
 	}
+	if large > 0 {
+		benchState(b, pinpipe, large) // made before the clock starts
+		benchGrown(b, large, extra)
+	}
 	b.ResetTimer()
 	for range b.N {
-		// Alternate the daily run and the full run, round by round.
-		var inc1, full1 []procStats
-		for range rounds {
-			inc1 = append(inc1, run(small, false))
-			full1 = append(full1, run(small, true))
+		// Round by round: the daily run, the full run, the daily run over the larger history,
+		// so that each ratio compares runs made under the same load.
+		var inc1, full1, inc5 []procStats
+		for r := range rounds {
+			si, inc := run(small, false)
+			sf, full := run(small, true)
+			inc1, full1 = append(inc1, si), append(full1, sf)
+			if r == 0 {
+				sameOutputs(full, inc)
+			}
+			require.NoError(b, os.RemoveAll(inc))
+			require.NoError(b, os.RemoveAll(full))
+			if large > 0 {
+				s, inc := run(large, false)
+				inc5 = append(inc5, s)
+				if r == 0 && os.Getenv("PINPIPE_BENCH_CHECK_LARGE") != "" {
+					_, full := run(large, true) // a minute or more at 5M: on request
+					sameOutputs(full, inc)
+					require.NoError(b, os.RemoveAll(full))
+				}
+				require.NoError(b, os.RemoveAll(inc))
+			}
 		}
 		i1, f1 := med(inc1), med(full1)
 		b.ReportMetric(i1.wall.Seconds(), "inc-1M-s")
@@ -117,10 +152,6 @@ func BenchmarkAnalyseIncremental(b *testing.B) {
 			extra, small, i1.wall.Seconds(), i1.cpu.Seconds(), float64(i1.rss)/(1<<20),
 			f1.wall.Seconds(), f1.cpu.Seconds(), float64(f1.rss)/(1<<20), i1.wall.Seconds()/f1.wall.Seconds(), i1.cpu.Seconds()/f1.cpu.Seconds())
 		if large > 0 {
-			var inc5 []procStats
-			for range rounds {
-				inc5 = append(inc5, run(large, false))
-			}
 			i5 := med(inc5)
 			b.ReportMetric(i5.wall.Seconds(), "inc-large-s")
 			b.ReportMetric(i5.wall.Seconds()/i1.wall.Seconds(), "x-growth-wall")

@@ -4,6 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/url"
+	"os"
+	"regexp"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -16,7 +19,11 @@ const duckDSN = "?preserve_insertion_order=false&autoinstall_known_extensions=fa
 
 // openDuck opens an in-memory DuckDB. The connector is returned too, for appenders.
 func openDuck(ctx context.Context) (*sql.DB, *duckdb.Connector, error) {
-	c, err := duckdb.NewConnector(duckDSN, nil)
+	return openDuckDSN(ctx, duckDSN)
+}
+
+func openDuckDSN(ctx context.Context, dsn string) (*sql.DB, *duckdb.Connector, error) {
+	c, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening DuckDB: %w", err)
 	}
@@ -26,6 +33,36 @@ func openDuck(ctx context.Context) (*sql.DB, *duckdb.Connector, error) {
 		return nil, nil, fmt.Errorf("opening DuckDB: %w", err)
 	}
 	return db, c, nil
+}
+
+// MemoryLimitForm is what BatchConfig.MemoryLimit accepts: a number and a unit, as DuckDB's
+// memory_limit setting takes it.
+var MemoryLimitForm = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$`)
+
+// openDuckLimited opens the batch job's DuckDB. With a memory limit (e.g. "2GB", checked by the
+// caller against MemoryLimitForm), DuckDB keeps
+// its memory under it and spills what does not fit (the clean tables too) to a temporary
+// folder, which close removes: a task of fixed memory then runs a history larger than its
+// memory, slower. Without one, DuckDB takes up to 80% of the memory the machine (or container)
+// has.
+func openDuckLimited(ctx context.Context, limit string) (db *sql.DB, c *duckdb.Connector, close func(), err error) {
+	if limit == "" {
+		db, c, err = openDuck(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return db, c, func() { c.Close(); db.Close() }, nil
+	}
+	tmp, err := os.MkdirTemp("", "pinpipe-duckdb-")
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--memory-limit: a folder to spill to: %w", err)
+	}
+	dsn := duckDSN + "&memory_limit=" + url.QueryEscape(limit) + "&temp_directory=" + url.QueryEscape(tmp)
+	if db, c, err = openDuckDSN(ctx, dsn); err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, nil, err
+	}
+	return db, c, func() { c.Close(); db.Close(); os.RemoveAll(tmp) }, nil
 }
 
 // quoteIdent quotes an SQL identifier for DuckDB and Trino.

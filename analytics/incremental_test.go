@@ -500,3 +500,209 @@ func TestIncrementalCompacts(t *testing.T) {
 	rep.Print(&buf)
 	assert.Contains(t, buf.String(), "skipped 36 read before")
 }
+
+// incEqualsFull writes objs (if any) into the sink, runs the job incrementally into out and
+// checks it against a full run over the same objects, and the state's folders against the state.
+func incEqualsFull(t *testing.T, in, out string, objs map[string][]string) *BatchReport {
+	t.Helper()
+	writeObjects(t, in, objs)
+	rep := incRun(t, in, out)
+	_, full := fullRun(t, in)
+	requireSameOutputs(t, full, out)
+	requireFilesAreState(t, out, readState(t, out))
+	return rep
+}
+
+// unmatchedInds returns the inds in a state's unmatched file of a pair ("pin-geo").
+func unmatchedInds(t *testing.T, out string, st *runState, pair string) []int64 {
+	t.Helper()
+	rel, ok := st.Unmatched[pair]
+	require.True(t, ok, "the state names the %s rows", pair)
+	res, err := Query(context.Background(), out, fmt.Sprintf("SELECT ind FROM read_parquet(%s) ORDER BY ind", quoteString(filepath.Join(out, rel))))
+	require.NoError(t, err)
+	var inds []int64
+	for _, r := range res.Rows {
+		inds = append(inds, r[0].(int64))
+	}
+	return inds
+}
+
+// TestIncrementalJoinsAcrossRuns: a post whose geolocation and user arrive runs later, and a
+// geolocation whose post arrives later, are joined as a full run joins them; meanwhile the
+// rows wait in the state's unmatched files (and only they: a run reads no earlier rows).
+func TestIncrementalJoinsAcrossRuns(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
+	step := func(objs map[string][]string) *BatchReport {
+		t.Helper()
+		rep := incEqualsFull(t, in, out, objs)
+		for _, k := range rep.Kinds {
+			assert.False(t, k.Rebuilt, k.Kind)
+		}
+		return rep
+	}
+	// Step 1: ind 1's pin alone; ind 2's geo and user alone; ind 3 whole.
+	step(map[string][]string{
+		"topics/demo.pin/partition=0/demo.pin+0+0000000000.json":   {pinLine(1, "art", "Ann", "10k"), pinLine(3, "travel", "Cat", "3k")},
+		"topics/demo.geo/partition=0/demo.geo+0+0000000000.json":   {geoLine(2, "Chad", "2020-01-01 00:00:00"), geoLine(3, "Peru", "2019-01-01 00:00:00")},
+		"topics/demo.user/partition=0/demo.user+0+0000000000.json": {userLine(2, "Bob", 30, "2016-01-01 00:00:00"), userLine(3, "Cat", 40, "2017-01-01 00:00:00")},
+	})
+	st := readState(t, out)
+	assert.Equal(t, []int64{1}, unmatchedInds(t, out, st, "pin-geo"))
+	assert.Equal(t, []int64{1}, unmatchedInds(t, out, st, "pin-user"))
+	assert.Equal(t, []int64{2}, unmatchedInds(t, out, st, "geo-pin"))
+	assert.Equal(t, []int64{2}, unmatchedInds(t, out, st, "user-pin"))
+
+	// Step 2: other posts; ind 1's user comes.
+	step(map[string][]string{
+		"topics/demo.pin/partition=0/demo.pin+0+0000000002.json":   {pinLine(4, "art", "Dan", "99")},
+		"topics/demo.geo/partition=0/demo.geo+0+0000000002.json":   {geoLine(4, "Chad", "2021-01-01 00:00:00")},
+		"topics/demo.user/partition=0/demo.user+0+0000000002.json": {userLine(4, "Dan", 22, "2015-01-01 00:00:00"), userLine(1, "Ann", 25, "2016-06-01 00:00:00")},
+	})
+	st = readState(t, out)
+	assert.Equal(t, []int64{1}, unmatchedInds(t, out, st, "pin-geo"))
+	assert.Empty(t, unmatchedInds(t, out, st, "pin-user"))
+	assert.Equal(t, []int64{2}, unmatchedInds(t, out, st, "geo-pin"))
+
+	// Step 3: ind 1's geo and ind 2's pin come: every pair is formed.
+	rep := step(map[string][]string{
+		"topics/demo.pin/partition=0/demo.pin+0+0000000003.json": {pinLine(2, "beauty", "Bob", "2M")},
+		"topics/demo.geo/partition=0/demo.geo+0+0000000003.json": {geoLine(1, "Albania", "2018-01-01 00:00:00")},
+	})
+	assert.Equal(t, int64(1), rep.Kinds[0].Rows)
+	st = readState(t, out)
+	for _, pair := range []string{"pin-geo", "pin-user", "geo-pin", "user-pin"} {
+		assert.Empty(t, unmatchedInds(t, out, st, pair), pair)
+	}
+	top, err := os.ReadFile(filepath.Join(out, "top_country_by_followers.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, "country,poster_name,follower_count\nChad,Bob,2000000\n", string(top))
+}
+
+// TestIncrementalRepeatOrder places repeats against the kept rows as a full run orders keys: as
+// strings, so partition=10 sorts before partition=2 (and partition=3 after it).
+func TestIncrementalRepeatOrder(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
+	geo := func(p, off int) string {
+		return fmt.Sprintf("topics/demo.geo/partition=%d/demo.geo+%d+%010d.json", p, p, off)
+	}
+	user := func(p, off int) string {
+		return fmt.Sprintf("topics/demo.user/partition=%d/demo.user+%d+%010d.json", p, p, off)
+	}
+	step := func(objs map[string][]string) *BatchReport {
+		t.Helper()
+		return incEqualsFull(t, in, out, objs)
+	}
+	// Step 1: inds 5 and 6 kept from partition 2.
+	step(map[string][]string{
+		"topics/demo.pin/partition=0/demo.pin+0+0000000000.json": {pinLine(5, "art", "Eve", "5k"), pinLine(6, "art", "Fay", "6k")},
+		geo(2, 0):  {geoLine(5, "Chad", "2020-01-01 00:00:00"), geoLine(6, "Peru", "2020-01-01 00:00:00")},
+		user(2, 0): {userLine(5, "Eve", 30, "2016-01-01 00:00:00"), userLine(6, "Fay", 40, "2016-01-01 00:00:00")},
+	})
+	// Step 2: ind 5 again, the same record, in partition 10 (sorts first: no change, and the
+	// ind is now placed there); ind 6 with another country in partition 3 (sorts after: a full
+	// run keeps partition 2's row).
+	rep := step(map[string][]string{
+		geo(10, 0):  {geoLine(5, "Chad", "2020-01-01 00:00:00")},
+		geo(3, 0):   {geoLine(6, "Fiji", "2020-01-01 00:00:00")},
+		user(2, 50): {userLine(99, "Zed", 20, "2016-01-01 00:00:00")},
+	})
+	g := rep.Kinds[1]
+	assert.False(t, g.Rebuilt)
+	assert.Equal(t, int64(1), g.Compared, "only the repeat in partition 10 might sort first")
+	assert.Equal(t, int64(2), g.Duplicates)
+	// Step 3: ind 5 with another country in partition 2, after its last object: partition 10's
+	// row (the same as the first) sorts first, so nothing changes and nothing is compared; a
+	// user of ind 6 with another age, late in partition 2 (below its last object, read in step
+	// 2): the state does not know where in the partition the kept row sits, so the repeat might
+	// sort first; it is compared, differs, and the kind is rebuilt (which finds the kept row
+	// sorts first after all: the outputs stay a full run's).
+	rep = step(map[string][]string{
+		geo(2, 2):  {geoLine(5, "Laos", "2020-01-01 00:00:00")},
+		user(2, 1): {userLine(6, "Fay", 55, "2016-01-01 00:00:00")},
+	})
+	assert.False(t, rep.Kinds[1].Rebuilt, "geo: the kept row (now partition 10's) sorts first")
+	assert.Zero(t, rep.Kinds[1].Compared)
+	assert.True(t, rep.Kinds[2].Rebuilt, "user: a late object with another record")
+	// Step 4: ind 6 with another country in partition 10: sorts before partition 2's row, so a
+	// full run keeps it: geo is rebuilt.
+	rep = step(map[string][]string{geo(10, 1): {geoLine(6, "Mali", "2020-01-01 00:00:00")}})
+	assert.True(t, rep.Kinds[1].Rebuilt)
+	top, err := os.ReadFile(filepath.Join(out, "top_user_by_country.csv"))
+	require.NoError(t, err)
+	assert.Equal(t, "country,poster_name,follower_count\nChad,Eve,5000\nMali,Fay,6000\n", string(top))
+	// Step 5: ind 6 again, Mali, in partition 2 (after its kept row, now partition 10's): nothing.
+	rep = step(map[string][]string{geo(2, 3): {geoLine(6, "Mali", "2020-01-01 00:00:00")}})
+	assert.False(t, rep.Kinds[1].Rebuilt)
+}
+
+// TestIncrementalManyPartitions grows a sink of eleven partitions (partition=10 sorts before
+// partition=2) in steps, 20% of its records re-sends of earlier posts: re-sends that land in a
+// partition sorting first are compared by fingerprint and change nothing; every run equals a
+// full run.
+func TestIncrementalManyPartitions(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
+	var compared int64
+	for step := range 4 {
+		writeSinkRange(t, in, 5, step*330, (step+1)*330, 11, 10)
+		rep := incRun(t, in, out)
+		_, full := fullRun(t, in)
+		requireSameOutputs(t, full, out)
+		for _, k := range rep.Kinds {
+			assert.False(t, k.Rebuilt, "step %d %s", step, k.Kind)
+			compared += k.Compared
+		}
+	}
+	assert.Positive(t, compared)
+	requireFilesAreState(t, out, readState(t, out))
+}
+
+// TestIncrementalStaleSummary: an output whose merged rows were made by another text of its
+// partial or merge stage (the hash in the file name differs) is made again from every row.
+func TestIncrementalStaleSummary(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
+	growSink(t, in, 0, 200)
+	incRun(t, in, out)
+	st := readState(t, out)
+	old := st.Merged["top_category_by_country"]
+	stale := strings.Replace(old, "top_category_by_country-", "top_category_by_country-0000", 1)
+	require.NoError(t, os.Rename(filepath.Join(out, old), filepath.Join(out, stale)))
+	// Counts that are wrong: if they were merged, the outputs would differ from a full run's.
+	_, err := Query(context.Background(), out, fmt.Sprintf("COPY (SELECT country, category, category_count * 7 AS category_count FROM read_parquet(%s)) TO %s (FORMAT parquet)",
+		quoteString(filepath.Join(out, stale)), quoteString(filepath.Join(out, stale+".x"))))
+	require.NoError(t, err)
+	require.NoError(t, os.Rename(filepath.Join(out, stale+".x"), filepath.Join(out, stale)))
+	st.Merged["top_category_by_country"] = stale
+	require.NoError(t, os.WriteFile(filepath.Join(out, stateFile), st.encode(), 0o644))
+
+	growSink(t, in, 200, 400)
+	incEqualsFull(t, in, out, nil)
+}
+
+// TestIncrementalOlderState: a state of the previous layout (version 1) is rebuilt from every
+// object, its files replaced, and the run says so.
+func TestIncrementalOlderState(t *testing.T) {
+	in, out := t.TempDir(), filepath.Join(t.TempDir(), "inc")
+	growSink(t, in, 0, 200)
+	incRun(t, in, out)
+	st := readState(t, out)
+	st.Version = 1
+	st.Seen = map[record.Kind]string{record.Pin: "_state/old/seen-pin.roaring"}
+	require.NoError(t, os.MkdirAll(filepath.Join(out, "_state", "old"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(out, "_state", "old", "seen-pin.roaring"), []byte("x"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(out, stateFile), st.encode(), 0o644))
+
+	growSink(t, in, 200, 400)
+	rep := incEqualsFull(t, in, out, nil)
+	assert.Contains(t, rep.Rebuilt, "older pinpipe (layout 1, now 2)")
+	assert.Contains(t, rep.Removed, "_state/old/seen-pin.roaring")
+	assert.Equal(t, 40, rep.Kinds[0].Objects, "every object is read")
+	var buf strings.Builder
+	rep.Print(&buf)
+	assert.Contains(t, buf.String(), "Rebuilt the state from every object: the state was written by an older pinpipe")
+
+	st = readState(t, out)
+	st.Version = 3
+	require.NoError(t, os.WriteFile(filepath.Join(out, stateFile), st.encode(), 0o644))
+	_, err := RunBatch(context.Background(), BatchConfig{Input: in, Out: out, Incremental: true})
+	assert.ErrorContains(t, err, "version 3, written by a newer pinpipe")
+}

@@ -14,10 +14,13 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/pinpipe/pinpipe/analytics/sqldialect"
 )
 
 // SQLFiles holds the eight analysis queries, one file per output (sql/<name>.sql), over tables
-// pin, geo and "user". The CDK side turns the same files into Athena named queries.
+// pin, geo and "user", each in three stages (partial, merge, final; see analytics/sqldialect).
+// The CDK side turns the same files into Athena named queries.
 //
 //go:embed sql/*.sql
 var SQLFiles embed.FS
@@ -61,13 +64,40 @@ var Outputs = []Output{
 		[]string{"age_group", "post_year", "median_follower_count"}, Line, "post_year", "median_follower_count", "age_group"},
 }
 
-// SQL returns the query text of an output.
-func (o Output) SQL() (string, error) {
+// File returns the text of an output's file, sql/<Name>.sql.
+func (o Output) File() (string, error) {
 	b, err := SQLFiles.ReadFile("sql/" + o.Name + ".sql")
 	if err != nil {
 		return "", fmt.Errorf("output %s: %w", o.Name, err)
 	}
 	return string(b), nil
+}
+
+// Stages returns the stages of an output's file.
+func (o Output) Stages() (sqldialect.Stages, error) {
+	f, err := o.File()
+	if err != nil {
+		return sqldialect.Stages{}, err
+	}
+	st, err := sqldialect.Split(f)
+	if err != nil {
+		return sqldialect.Stages{}, fmt.Errorf("output %s (sql/%s.sql): %w", o.Name, o.Name, err)
+	}
+	return st, nil
+}
+
+// SQL returns an output's file as one statement over the clean tables (sqldialect.Statement):
+// what a full run executes, the text Athena's saved query holds.
+func (o Output) SQL() (string, error) {
+	f, err := o.File()
+	if err != nil {
+		return "", err
+	}
+	q, err := sqldialect.Statement(f)
+	if err != nil {
+		return "", fmt.Errorf("output %s (sql/%s.sql): %w", o.Name, o.Name, err)
+	}
+	return q, nil
 }
 
 // Result is the rows of one output. Values are int64, float64, string, time.Time, []any or nil.
@@ -103,12 +133,17 @@ func runQuery(ctx context.Context, db *sql.DB, query string) ([]string, [][]any,
 	return cols, out, rows.Err()
 }
 
-// runOutput runs one output's query and checks its columns against the contract.
+// runOutput runs one output's statement and checks its columns against the contract.
 func runOutput(ctx context.Context, db *sql.DB, o Output) (*Result, error) {
 	q, err := o.SQL()
 	if err != nil {
 		return nil, err
 	}
+	return runOutputSQL(ctx, db, o, q)
+}
+
+// runOutputSQL runs q, a form of output o's SQL, and checks its columns against the contract.
+func runOutputSQL(ctx context.Context, db *sql.DB, o Output, q string) (*Result, error) {
 	cols, rows, err := runQuery(ctx, db, q)
 	if err != nil {
 		return nil, fmt.Errorf("output %s (sql/%s.sql): %w", o.Name, o.Name, err)

@@ -34,6 +34,9 @@ func (r *BatchReport) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "Incremental run %s: read %s (%d late, below their partition's watermark), skipped %d read before; %s, %d from earlier runs\n",
 			r.Run, progress.Count(read, "object"), late, skipped, progress.Count(rows, "new row"), hist)
+		if r.Rebuilt != "" {
+			fmt.Fprintf(w, "Rebuilt the state from every object: %s\n", r.Rebuilt)
+		}
 		if len(rebuilt) > 0 {
 			fmt.Fprintf(w, "Rebuilt %s from every object: an ind kept by an earlier run came again with a different record\n", strings.Join(rebuilt, ", "))
 		}

@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 
 	"github.com/pinpipe/pinpipe/analytics/clean"
+	"github.com/pinpipe/pinpipe/analytics/sqldialect"
 	"github.com/pinpipe/pinpipe/record"
 )
 
 // Query runs ad-hoc SQL over the clean Parquet tables of a previous run (dataDir is that run's
 // --out directory: clean/<kind>/*.parquet, one file per kind, or one per incremental run),
-// visible as the views pin, geo and "user". The result's Output is empty.
+// visible as the views pin, geo and "user". A query in stages (an analytics/sql file) runs as its
+// one statement (sqldialect.Statement). The result's Output is empty.
 func Query(ctx context.Context, dataDir, query string) (*Result, error) {
 	db, connector, err := openDuck(ctx)
 	if err != nil {
@@ -34,6 +36,10 @@ func Query(ctx context.Context, dataDir, query string) (*Result, error) {
 		if _, err := db.ExecContext(ctx, v); err != nil {
 			return nil, fmt.Errorf("opening %s: %w", p, err)
 		}
+	}
+	query, err = sqldialect.Statement(query)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
 	}
 	cols, rows, err := runQuery(ctx, db, query)
 	if err != nil {

@@ -9,13 +9,15 @@ import (
 	"github.com/pinpipe/pinpipe/analytics/sqldialect"
 )
 
-// runSQL prints the analysis queries as an engine runs them: DuckDB's form is the file itself,
-// Athena's comes from the one translation (the same text the deployed saved queries hold), so
-// a scheduler can hand it to Athena as it is.
+// runSQL prints the analysis queries as an engine runs them: each file's stages composed into one
+// statement (sqldialect.Statement), the text a full `pinpipe analyse` runs in DuckDB; Athena's is
+// the same text from the one translation, which also refuses DuckDB-only syntax (the text the
+// deployed saved queries hold), so a scheduler can hand it to Athena as it is.
 func runSQL(_ context.Context, env *cliEnv, args []string) error {
 	fs := newFlagSet(env, "sql", "[--dialect duckdb|athena] [OUTPUT...]\n\n"+
 		"Prints the SQL of the named outputs (all eight when none is named), over the tables pin,\n"+
-		"geo and \"user\". Outputs: "+outputNames())
+		"geo and \"user\": each file's partial, merge and final stages as one statement.\n"+
+		"Outputs: "+outputNames())
 	dialect := fs.String("dialect", "duckdb", "duckdb (what `pinpipe analyse` runs) or athena (what Athena runs)")
 	if err := parseFlags(fs, env, args); err != nil {
 		return err
@@ -41,7 +43,11 @@ func runSQL(_ context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		if *dialect == "athena" {
-			if q, err = sqldialect.Athena(q); err != nil {
+			f, err := o.File()
+			if err != nil {
+				return err
+			}
+			if q, err = sqldialect.Athena(f); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 		}

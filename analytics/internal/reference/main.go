@@ -2,16 +2,18 @@
 // engineer would write instead of `pinpipe analyse`. One process, DuckDB in-process, no extension
 // downloaded: read_json with explicit column types over the sink layout into <kind>_raw tables,
 // the cleaning rules of DESIGN.md in SQL, one row per ind with DISTINCT ON, then the eight
-// outputs (the same SQL files, DuckDB's native median()) read back into Go. It writes no file;
-// it prints the eight outputs as CSV on stdout so the benchmark can check both give the same
-// answers.
+// outputs as one plain query each, with DuckDB's native median() (sql/, as a data engineer writes
+// them: no partial and merge stages), read back into Go. It writes no file; it prints the eight
+// outputs as CSV on stdout so the benchmark can check both give the same answers.
 //
-// It is a benchmark's reference only: the cleaning rules live once, in package clean.
+// It is a benchmark's reference and an independent check only: the cleaning rules live once, in
+// package clean, and the analyses once, in analytics/sql.
 package main
 
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"encoding/csv"
 	"flag"
 	"fmt"
@@ -66,6 +68,11 @@ SELECT DISTINCT ON (ind) ind,
 FROM user_raw;
 `
 
+// queries are the eight outputs as plain DuckDB queries, sql/<output>.sql.
+//
+//go:embed sql/*.sql
+var queries embed.FS
+
 // noDownloads keeps DuckDB from fetching or auto-loading any extension: json is built in.
 const noDownloads = "?autoinstall_known_extensions=false&autoload_known_extensions=false&allow_community_extensions=false"
 
@@ -92,11 +99,11 @@ func run(ctx context.Context, input, userID string) error {
 	}
 	w := csv.NewWriter(os.Stdout)
 	for _, o := range analytics.Outputs {
-		q, err := o.SQL()
+		q, err := queries.ReadFile("sql/" + o.Name + ".sql")
 		if err != nil {
 			return err
 		}
-		rows, err := db.QueryContext(ctx, q)
+		rows, err := db.QueryContext(ctx, string(q))
 		if err != nil {
 			return fmt.Errorf("%s: %w", o.Name, err)
 		}
