@@ -398,3 +398,54 @@ func TestAthenaRunsSavedQueries(t *testing.T) {
 		}
 	}
 }
+
+// FullRebuildCommand, in every configuration, makes one run a full rebuild: the ECS override sets
+// PINPIPE_FULL=true in the task's container (analysisEngine duckdb); with athena, the scheduler's
+// own run gets the switch its rebuild expression reads (the execution input, the DAG run's conf).
+func TestFullRebuildCommands(t *testing.T) {
+	quoted := func(t *testing.T, cmd, flag string) map[string]interface{} {
+		_, rest, ok := strings.Cut(cmd, flag+" '")
+		require.True(t, ok, "%s has %s '…'", cmd, flag)
+		arg, _, ok := strings.Cut(rest, "'")
+		require.True(t, ok)
+		var v map[string]interface{}
+		require.NoError(t, json.Unmarshal([]byte(arg), &v), "%s %s", flag, arg)
+		return v
+	}
+	for _, sc := range append(schedulers[:len(schedulers):len(schedulers)], athenaSchedulers...) {
+		t.Run(sc.name, func(t *testing.T) {
+			s := Synth(t, sc.ctx)
+			batch := s.TemplateJSON(t, s.Pipeline.Batch.Stack)
+			outputs := batch["Outputs"].(map[string]interface{})
+			cmd := cfnText(t, outputs["FullRebuildCommand"].(map[string]interface{})["Value"])
+			switch {
+			case s.Config.AnalysisEngine == stacks.EngineDuckDB:
+				run := cfnText(t, outputs["RunTaskCommand"].(map[string]interface{})["Value"])
+				require.True(t, strings.HasPrefix(cmd, run+" --overrides "), "the run-task command, with overrides: %s", cmd)
+				td := Props(Resources(batch, "AWS::ECS::TaskDefinition")[onlyResource(t, batch, "AWS::ECS::TaskDefinition", nil)])
+				container := td["ContainerDefinitions"].([]interface{})[0].(map[string]interface{})["Name"]
+				assert.Equal(t, map[string]interface{}{"containerOverrides": []interface{}{map[string]interface{}{
+					"name": container, "environment": []interface{}{map[string]interface{}{"name": stacks.EnvFull, "value": "true"}},
+				}}}, quoted(t, cmd, "--overrides"))
+			case s.Config.Scheduler == stacks.SchedulerEventBridge:
+				smID, _, sm := readStateMachine(t, batch)
+				assert.True(t, strings.HasPrefix(cmd, "aws stepfunctions start-execution --state-machine-arn Ref:"+smID+" "), cmd)
+				expr := sm.States["Run the batch task"]["Arguments"].(map[string]interface{})["Overrides"].(map[string]interface{})["ContainerOverrides"].([]interface{})[0].(map[string]interface{})["Environment"].([]interface{})[0].(map[string]interface{})["Value"]
+				assert.Equal(t, []interface{}{"true"}, evalJSONata(t, []map[string]interface{}{{"expression": expr,
+					"states": map[string]interface{}{"input": quoted(t, cmd, "--input")}}}))
+			default:
+				assert.Contains(t, cmd, "aws mwaa invoke-rest-api --name ")
+				body := quoted(t, cmd, "--body")
+				conf, err := json.Marshal(body["conf"])
+				require.NoError(t, err)
+				path, _ := uploadedDag(t, s)
+				for _, tk := range describeDag(t, path, string(conf))[0].Tasks {
+					if tk.Kwargs["task_id"] == "analyse" {
+						env := tk.Rendered["overrides"].(map[string]interface{})["containerOverrides"].([]interface{})[0].(map[string]interface{})["environment"]
+						assert.Equal(t, []interface{}{map[string]interface{}{"name": stacks.EnvFull, "value": "true"}}, env)
+					}
+				}
+			}
+		})
+	}
+}
