@@ -23,6 +23,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 	"github.com/duckdb/duckdb-go/v2"
 
+	"github.com/pinpipe/pinpipe/analytics/outlayout"
 	"github.com/pinpipe/pinpipe/record"
 )
 
@@ -212,8 +213,9 @@ func (st *runState) files() []string {
 	return append(fs, st.Quarantine...)
 }
 
-// stateFolders are the folders whose files belong to the incremental state.
-var stateFolders = []string{"clean", "_state", "quarantine"}
+// stateFolders are the folders whose files belong to the incremental state (outlayout names them
+// for the CDK side too: the batch task may delete files there and nowhere else).
+var stateFolders = outlayout.StateFolders
 
 // orphans lists the files under the state's folders that the state does not name (nor is),
 // left by a run that did not finish, or by a run without --incremental.

@@ -195,7 +195,17 @@ func (s *s3Out) read(ctx context.Context, rel string) ([]byte, error) {
 	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: aws.String(s.prefix + rel)})
 	if err != nil {
 		var api smithy.APIError
-		if errors.As(err, &api) && (api.ErrorCode() == "NoSuchKey" || api.ErrorCode() == "NotFound") {
+		missing := errors.As(err, &api) && (api.ErrorCode() == "NoSuchKey" || api.ErrorCode() == "NotFound")
+		if !missing && errors.As(err, &api) && (api.ErrorCode() == "AccessDenied" || api.ErrorCode() == "Forbidden") {
+			// S3 answers 403, not 404, for a key that does not exist when the caller may not
+			// list the bucket, as the deployed batch task may list only the prefixes of its state
+			// folders (a GetObject carries no prefix to match). A listing of the key itself tells
+			// a missing key from a refused one.
+			if exists, lerr := s.exists(ctx, rel); lerr == nil && !exists {
+				missing = true
+			}
+		}
+		if missing {
 			return nil, fmt.Errorf("s3://%s/%s%s: %w", s.bucket, s.prefix, rel, fs.ErrNotExist)
 		}
 		return nil, fmt.Errorf("reading s3://%s/%s%s: %w", s.bucket, s.prefix, rel, err)
@@ -206,6 +216,16 @@ func (s *s3Out) read(ctx context.Context, rel string) ([]byte, error) {
 		return nil, fmt.Errorf("reading s3://%s/%s%s: %w", s.bucket, s.prefix, rel, err)
 	}
 	return b, nil
+}
+
+// exists reports whether the object rel is listed.
+func (s *s3Out) exists(ctx context.Context, rel string) (bool, error) {
+	key := s.prefix + rel
+	out, err := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &s.bucket, Prefix: &key, MaxKeys: aws.Int32(1)})
+	if err != nil {
+		return false, err
+	}
+	return len(out.Contents) > 0 && aws.ToString(out.Contents[0].Key) == key, nil
 }
 
 func (s *s3Out) fetch(ctx context.Context, rels []string) error {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
@@ -25,13 +28,18 @@ func fakeS3(t testing.TB, bucket string) *s3mem.Backend {
 	require.NoError(t, backend.CreateBucket(bucket))
 	srv := httptest.NewServer(gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
 	t.Cleanup(srv.Close)
-	t.Setenv("AWS_ENDPOINT_URL_S3", srv.URL)
+	fakeS3Env(t, srv.URL)
+	return backend
+}
+
+// fakeS3Env points the AWS SDK at the S3 endpoint url through the environment.
+func fakeS3Env(t testing.TB, url string) {
+	t.Setenv("AWS_ENDPOINT_URL_S3", url)
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv("AWS_REGION", "eu-west-1")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-	return backend
 }
 
 // putSink writes generated posts as one-record objects (the original sink's flush.size=1) under
@@ -119,4 +127,66 @@ func TestS3InputErrors(t *testing.T) {
 	assert.Regexp(t, `listing s3://missing-bucket/x/topics/demo\.(pin|geo|user)/: .*NoSuchBucket`, err.Error())
 	_, err = RunBatch(context.Background(), BatchConfig{Input: "s3:///x", UserID: "demo", Out: t.TempDir()})
 	assert.ErrorContains(t, err, "no bucket name")
+}
+
+// noListS3 is S3 as a caller without s3:ListBucket on the objects it reads sees it: a GET or HEAD
+// of a key that does not exist is answered 403 AccessDenied, not 404 (S3 User Guide, GetObject
+// permissions). denied keys are refused although they exist.
+type noListS3 struct {
+	next   http.Handler
+	denied func(path string) bool
+}
+
+func (h noListS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	isObject := (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Count(strings.Trim(r.URL.Path, "/"), "/") >= 1
+	if isObject && h.denied != nil && h.denied(r.URL.Path) {
+		accessDenied(w)
+		return
+	}
+	rec := httptest.NewRecorder()
+	h.next.ServeHTTP(rec, r)
+	if isObject && rec.Code == http.StatusNotFound {
+		accessDenied(w)
+		return
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
+}
+
+func accessDenied(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusForbidden)
+	io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`)
+}
+
+// The deployed batch task may list only its state folders: reading a state file that does not
+// exist yet is answered 403, which the incremental mode must take for "no state yet" (its first
+// run) — and a 403 on a file that exists stays an error.
+func TestS3StateWithoutListPermission(t *testing.T) {
+	backend := s3mem.New()
+	require.NoError(t, backend.CreateBucket("sink"))
+	var deny atomic.Bool
+	h := noListS3{next: gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server(),
+		denied: func(p string) bool { return deny.Load() && strings.HasSuffix(p, "/_state/state.json") }}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	fakeS3Env(t, srv.URL)
+	putSink(t, backend, "sink", "raw/", "", 300)
+
+	ctx := context.Background()
+	cfg := BatchConfig{Input: "s3://sink/raw/topics", UserID: "demo", Out: "s3://sink/results", Incremental: true}
+	rep, err := RunBatch(ctx, cfg)
+	require.NoError(t, err, "the first run finds no state (403 for a missing key)")
+	assert.Contains(t, rep.Files, "_state/state.json")
+	rep, err = RunBatch(ctx, cfg)
+	require.NoError(t, err)
+	for _, k := range rep.Kinds {
+		assert.Equal(t, 300, k.Skipped, "the second run reads the state the first committed")
+	}
+	deny.Store(true)
+	_, err = RunBatch(ctx, cfg)
+	assert.ErrorContains(t, err, "AccessDenied", "a refused state file that exists is an error, not a missing state")
 }

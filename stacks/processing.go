@@ -22,16 +22,22 @@ func (p *Pipeline) addProcessing(scope constructs.Construct, base awscdk.StackPr
 	p.Streaming = NewStreamingStack(scope, cfg.StackID("Streaming"), &StreamingStackProps{
 		StackProps: base, Config: cfg, Streams: streams, Warehouse: p.Storage.ResultsBucket,
 	})
-	p.Batch = NewBatchStack(scope, cfg.StackID("Batch"), &BatchStackProps{
-		StackProps: base, Config: cfg, Vpc: p.Network.Vpc,
-		Sink: p.Storage.SinkBucket, Results: p.Storage.ResultsBucket, AccessLogs: p.Storage.AccessLogBucket,
-	})
 	p.Query = NewQueryStack(scope, cfg.StackID("Query"), &QueryStackProps{
 		StackProps: base, Config: cfg, DatabaseName: p.Streaming.DatabaseName,
 		Sink: p.Storage.SinkBucket, Results: p.Storage.ResultsBucket,
 	})
 	// The tables go into the streaming stack's database.
 	p.Query.AddStackDependency(p.Streaming.Stack, jsii.String("the Glue tables go into the streaming stack's database"))
+	p.Batch = NewBatchStack(scope, cfg.StackID("Batch"), &BatchStackProps{
+		StackProps: base, Config: cfg, Vpc: p.Network.Vpc,
+		Sink: p.Storage.SinkBucket, Results: p.Storage.ResultsBucket, AccessLogs: p.Storage.AccessLogBucket,
+		Query: p.Query,
+	})
+	if cfg.AnalysisEngine == EngineAthena {
+		// The daily job queries the workgroup and the clean tables (by name: no cross-stack
+		// reference); they must exist before its first run.
+		p.Batch.AddStackDependency(p.Query.Stack, jsii.String("the daily job runs its analyses in the query stack's Athena workgroup"))
+	}
 
 	delivery := map[record.Kind]*string{}
 	for k, t := range p.Streaming.Tables {
@@ -52,11 +58,15 @@ func (p *Pipeline) addProcessing(scope constructs.Construct, base awscdk.StackPr
 		}
 	}
 	api := p.Ingestion.Api.Api
-	p.Monitoring = NewMonitoringStack(scope, cfg.StackID("Monitoring"), &MonitoringStackProps{
+	mp := &MonitoringStackProps{
 		StackProps: base, Config: cfg, Streams: streams, DeliveryStreams: delivery, Functions: functions,
 		Api:           &monitoring.Api{Name: *api.RestApiName(), Stage: *api.DeploymentStage().StageName()},
 		EcsClusterArn: p.Batch.Task.Cluster.ClusterArn(),
-	})
+	}
+	if p.Batch.Flow != nil {
+		mp.StateMachineArn = p.Batch.Flow.StateMachine.StateMachineArn()
+	}
+	p.Monitoring = NewMonitoringStack(scope, cfg.StackID("Monitoring"), mp)
 }
 
 // ProcessingStacks lists the stacks of the processing half.

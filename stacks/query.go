@@ -47,6 +47,23 @@ type QueryStack struct {
 	Workgroup *athena.Workgroup
 	Raw       map[record.Kind]*gluetable.Table
 	Clean     map[record.Kind]*gluetable.Table
+	// Analyses are the eight analysis queries by output name, in Athena's dialect: the very text
+	// of the saved queries of those names, which the batch job runs in Athena when
+	// analysisEngine is athena.
+	Analyses map[string]string
+	// DatabaseName is the Glue database of the tables.
+	DatabaseName string
+}
+
+// CleanTables are the clean tables as the analyses read them (athena.Table), in record.Kinds
+// order.
+func (s *QueryStack) CleanTables() []athena.Table {
+	var out []athena.Table
+	for _, k := range record.Kinds {
+		t := s.Clean[k]
+		out = append(out, athena.Table{Database: t.DatabaseName, Name: t.Name, Bucket: t.Bucket, Prefix: t.Prefix})
+	}
+	return out
 }
 
 // NewQueryStack declares the raw and clean tables, the workgroup and the named queries.
@@ -63,6 +80,7 @@ func NewQueryStack(scope constructs.Construct, id string, props *QueryStackProps
 	if err != nil {
 		panic(err.Error())
 	}
+	analyses := maps.Clone(queries)
 	// The same queries over the streaming tables, as <name>_streaming.
 	views := StreamingViews(cfg.UserID)
 	for name, q := range maps.Clone(queries) {
@@ -73,7 +91,8 @@ func NewQueryStack(scope constructs.Construct, id string, props *QueryStackProps
 		queries[name+StreamingSuffix] = bound
 	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
-	s := &QueryStack{Stack: stack, Raw: map[record.Kind]*gluetable.Table{}, Clean: map[record.Kind]*gluetable.Table{}}
+	s := &QueryStack{Stack: stack, Raw: map[record.Kind]*gluetable.Table{}, Clean: map[record.Kind]*gluetable.Table{},
+		Analyses: analyses, DatabaseName: props.DatabaseName}
 	for _, k := range record.Kinds {
 		topic := SinkPrefix + record.Topic(cfg.UserID, k) + "/"
 		s.Raw[k] = gluetable.New(stack, "Raw"+kindTitle(k), &gluetable.Props{

@@ -585,7 +585,7 @@ func (ds *depStack) physical(id string) rv {
 	case "AWS::SNS::Topic", "AWS::MSK::Cluster", "AWS::KafkaConnect::Connector", "AWS::KafkaConnect::CustomPlugin",
 		"AWS::ECS::TaskDefinition", "AWS::SecretsManager::Secret", "AWS::IAM::ManagedPolicy", "AWS::Lambda::LayerVersion",
 		"AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::ElasticLoadBalancingV2::Listener",
-		"AWS::MSK::Topic", "AWS::Lambda::Permission":
+		"AWS::MSK::Topic", "AWS::Lambda::Permission", "AWS::StepFunctions::StateMachine":
 		return ds.attribute(id, typ, "Arn")
 	case "AWS::SQS::Queue":
 		return rv{v: fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", d.Region, d.Account, ds.nameOf(id)), tainted: str("QueueName") == ""}
@@ -694,6 +694,9 @@ func (ds *depStack) attribute(id, typ, attr string) rv {
 		return arn("scheduler:%s:%s:schedule/%s/%s", r, a, group, ds.nameOf(id))
 	case "AWS::Events::Rule.Arn":
 		return arn("events:%s:%s:rule/%s", r, a, ds.nameOf(id))
+	case "AWS::StepFunctions::StateMachine.Arn":
+		// Ref is the ARN too (CloudFormation reference, AWS::StepFunctions::StateMachine).
+		return arn("states:%s:%s:stateMachine:%s", r, a, ds.nameOf(id))
 	case "AWS::IAM::OIDCProvider.Arn":
 		// IAM names a provider by its issuer URL without the scheme.
 		return rv{v: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", p, a, strings.TrimPrefix(str("Url"), "https://")), tainted: ds.Props(id).tainted}

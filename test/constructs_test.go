@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/pinpipe/pinpipe/constructs/athena"
+	"github.com/pinpipe/pinpipe/constructs/batchflow"
 	"github.com/pinpipe/pinpipe/constructs/batchtask"
 	"github.com/pinpipe/pinpipe/constructs/gluetable"
 	"github.com/pinpipe/pinpipe/constructs/icebergstream"
@@ -62,6 +63,19 @@ func TestConstructPropsValidation(t *testing.T) {
 			batchtask.New(st, "Task", p)
 		}
 	}
+	wg := athena.New(st, "FlowWorkgroup", &athena.Props{Name: "w", Results: bucket, ResultsPrefix: "a/", Database: "d"})
+	flowTask := batchtask.New(st, "FlowTask", &batchtask.Props{Vpc: vpc, Directory: root, Dockerfile: "analytics/Dockerfile",
+		Input: bucket, InputPrefix: "in/", Output: bucket, OutputPrefix: "out/"})
+	flow := func(mut func(*batchflow.Props)) func() {
+		return func() {
+			p := &batchflow.Props{
+				Task: flowTask, Workgroup: wg, Database: "d", Tables: []athena.Table{{Database: "d", Name: "t", Bucket: bucket, Prefix: "out/t/"}},
+				Queries: map[string]string{"q": "SELECT 1"}, Publish: bucket, PublishPrefix: "out/",
+			}
+			mut(p)
+			batchflow.New(st, "Flow", p)
+		}
+	}
 	for _, tc := range []struct {
 		name, want string
 		f          func()
@@ -75,6 +89,11 @@ func TestConstructPropsValidation(t *testing.T) {
 		{"task prefix", "batchtask.Props.InputPrefix", task(func(p *batchtask.Props) { p.InputPrefix = "" })},
 		{"task whole bucket", "batchtask.Props.OutputPrefix", task(func(p *batchtask.Props) { p.OutputPrefix = "*" })},
 		{"task dockerfile", "batchtask.Props.Dockerfile", task(func(p *batchtask.Props) { p.Dockerfile = "no/Dockerfile" })},
+		{"task state outside output", "batchtask.Props.StatePrefixes", task(func(p *batchtask.Props) { p.StatePrefixes = []string{"in/state/"} })},
+		{"task state is output", "batchtask.Props.StatePrefixes", task(func(p *batchtask.Props) { p.StatePrefixes = []string{"out/"} })},
+		{"task read back outside state", "batchtask.Props.ReadBackPrefixes", task(func(p *batchtask.Props) {
+			p.StatePrefixes, p.ReadBackPrefixes = []string{"out/state/"}, []string{"out/other/"}
+		})},
 		{"mwaa name", "mwaa.Props.Name", func() { mwaa.New(st, "M1", &mwaa.Props{Name: "1abc", Vpc: vpc, Dags: map[string]string{"d.py": ""}}) }},
 		{"mwaa dags", "mwaa.Props.Dags", func() { mwaa.New(st, "M2", &mwaa.Props{Name: "abc", Vpc: vpc}) }},
 		{"mwaa dag file", "mwaa.Props.Dags", func() { mwaa.New(st, "M3", &mwaa.Props{Name: "abc", Vpc: vpc, Dags: map[string]string{"../d.py": ""}}) }},
@@ -93,6 +112,13 @@ func TestConstructPropsValidation(t *testing.T) {
 			gluetable.New(st, "G1", &gluetable.Props{DatabaseName: "d", Name: "t", Bucket: bucket, Prefix: "p/", Format: "csv", Columns: cols})
 		}},
 		{"monitoring name", "monitoring.Props.Name", func() { monitoring.New(st, "Mon", &monitoring.Props{Name: "has space"}) }},
+		{"flow queries", "batchflow.Props.Queries", flow(func(p *batchflow.Props) { p.Queries = nil })},
+		{"flow query name", "batchflow.Props.Queries", flow(func(p *batchflow.Props) { p.Queries = map[string]string{"a/b": "SELECT 1"} })},
+		{"flow query jsonata", "batchflow.Props.Queries[q]", flow(func(p *batchflow.Props) { p.Queries = map[string]string{"q": " {% 1 %} "} })},
+		{"flow prefix", "batchflow.Props.PublishPrefix", flow(func(p *batchflow.Props) { p.PublishPrefix = "out" })},
+		{"flow tables", "batchflow.Props.Tables", flow(func(p *batchflow.Props) { p.Tables = nil })},
+		{"flow name", "batchflow.Props.Name", flow(func(p *batchflow.Props) { p.Name = "has space" })},
+		{"flow rebuild variable", "batchflow.Props.RebuildVariable", flow(func(p *batchflow.Props) { p.RebuildVariable = "1X" })},
 	} {
 		msg := panicText(tc.f)
 		if !strings.HasPrefix(msg, tc.want) {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pinpipe/pinpipe/internal/testenv"
+	"github.com/pinpipe/pinpipe/stacks"
 )
 
 // cfnString names a CloudFormation expression as a plain string ("Ref:X", "GetAtt:X.Y",
@@ -63,14 +64,14 @@ func TestBatchDag(t *testing.T) {
 	}
 }
 
-func testBatchDag(t *testing.T, ctx map[string]interface{}) {
+// uploadedDag is the DAG file the batch stack of s uploads to MWAA: the deployment's source asset
+// with its deploy-time markers replaced by named expressions (cfnString), written to a
+// temporary directory under its own name. Its file name is a Python module name, which Python
+// itself confirms.
+func uploadedDag(t *testing.T, s *Synthesis) (path, depID string) {
 	python := testenv.Need(t, "python3")
-	s := Synth(t, ctx)
-	p := s.Pipeline
-	batch := s.TemplateJSON(t, p.Batch.Stack)
-
-	// The DAG file as uploaded: the deployment's source asset, with its markers.
-	depID := onlyResource(t, batch, "Custom::CDKBucketDeployment", nil)
+	batch := s.TemplateJSON(t, s.Pipeline.Batch.Stack)
+	depID = onlyResource(t, batch, "Custom::CDKBucketDeployment", nil)
 	dep := Props(Resources(batch, "Custom::CDKBucketDeployment")[depID])
 	assert.Equal(t, "dags/", dep["DestinationBucketKeyPrefix"])
 	keys := dep["SourceObjectKeys"].([]interface{})
@@ -94,6 +95,60 @@ func testBatchDag(t *testing.T, ctx map[string]interface{}) {
 		}
 	}
 	require.NotContains(t, src, "<<marker:", "every deploy-time value is resolved by the deployment")
+	path = filepath.Join(t.TempDir(), dagFile)
+	require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
+	if out, err := exec.Command(python, "-m", "py_compile", path).CombinedOutput(); err != nil {
+		t.Fatalf("the DAG does not compile: %v\n%s", err, out)
+	}
+	return path, depID
+}
+
+// dagTask is one task as testdata/airflowstub/describe_dag.py reports it.
+type dagTask struct {
+	Type           string
+	Bases          []string
+	Kwargs         map[string]interface{}
+	Upstream       []string
+	TemplateFields []string `json:"template_fields"`
+	TemplateExt    []string `json:"template_ext"`
+	// Rendered are the templated arguments as Airflow renders them (with a conf only).
+	Rendered map[string]interface{}
+}
+
+type dagDesc struct {
+	Kwargs map[string]interface{}
+	Tasks  []dagTask
+}
+
+// describeDag imports the DAG file under the stub airflow package and returns what it declares;
+// with conf (a DAG run's conf as JSON, "null" for none) the templated arguments are rendered too,
+// with Jinja, as Airflow renders them.
+func describeDag(t *testing.T, path string, conf ...string) []dagDesc {
+	t.Helper()
+	python := testenv.Need(t, "python3")
+	args := []string{filepath.Join("testdata", "airflowstub", "describe_dag.py"), path}
+	if len(conf) > 0 {
+		if out, err := exec.Command(python, "-c", "import jinja2.sandbox").CombinedOutput(); err != nil {
+			testenv.Missing(t, "Jinja for python3 (python3-jinja2, make setup): "+string(out))
+		}
+		args = append(args, conf[0])
+	}
+	out, err := exec.Command(python, args...).Output()
+	var stderr string
+	if ee, ok := err.(*exec.ExitError); ok {
+		stderr = string(ee.Stderr)
+	}
+	require.NoError(t, err, "importing the DAG under stub airflow: %s", stderr)
+	var dags []dagDesc
+	require.NoError(t, json.Unmarshal(out, &dags), "%s", out)
+	return dags
+}
+
+func testBatchDag(t *testing.T, ctx map[string]interface{}) {
+	s := Synth(t, ctx)
+	p := s.Pipeline
+	batch := s.TemplateJSON(t, p.Batch.Stack)
+	path, depID := uploadedDag(t, s)
 
 	// The environment is created after the DAG is in its bucket.
 	envID := onlyResource(t, batch, "AWS::MWAA::Environment", nil)
@@ -133,22 +188,7 @@ func testBatchDag(t *testing.T, ctx map[string]interface{}) {
 	require.Len(t, subnets, 2)
 	sort.Strings(subnets)
 
-	dir := t.TempDir()
-	path := filepath.Join(dir, dagFile)
-	require.NoError(t, os.WriteFile(path, []byte(src), 0o644))
-	if out, err := exec.Command(python, "-m", "py_compile", path).CombinedOutput(); err != nil {
-		t.Fatalf("the DAG does not compile: %v\n%s", err, out)
-	}
-	out, err = exec.Command(python, filepath.Join("testdata", "airflowstub", "describe_dag.py"), path).CombinedOutput()
-	require.NoError(t, err, "importing the DAG under stub airflow: %s", out)
-	var dags []struct {
-		Kwargs map[string]interface{}
-		Tasks  []struct {
-			Type   string
-			Kwargs map[string]interface{}
-		}
-	}
-	require.NoError(t, json.Unmarshal(out, &dags), "%s", out)
+	dags := describeDag(t, path)
 	require.Len(t, dags, 1, "exactly one DAG")
 	d := dags[0]
 	assert.Equal(t, s.Config.UserID+"_dag", d.Kwargs["dag_id"])
@@ -175,6 +215,23 @@ func testBatchDag(t *testing.T, ctx map[string]interface{}) {
 	assert.Equal(t, subnets, gotSubnets)
 	assert.Equal(t, []interface{}{sg}, vpc["securityGroups"])
 	assert.Equal(t, "DISABLED", vpc["assignPublicIp"])
+	// Incremental runs; a run whose conf holds "full": true rebuilds (rendered with Jinja, as
+	// Airflow renders templated fields).
+	ov := k["overrides"].(map[string]interface{})["containerOverrides"].([]interface{})
+	require.Len(t, ov, 1)
+	assert.Equal(t, container["Name"], ov[0].(map[string]interface{})["name"])
+	for conf, want := range map[string]string{`{"full": true}`: "true", "null": "false", "{}": "false"} {
+		rendered := describeDag(t, path, conf)[0].Tasks[0].Rendered
+		env := rendered["overrides"].(map[string]interface{})["containerOverrides"].([]interface{})[0].(map[string]interface{})["environment"]
+		assert.Equal(t, []interface{}{map[string]interface{}{"name": stacks.EnvFull, "value": want}}, env, "conf %s", conf)
+	}
+	var envNames []string
+	for _, e := range container["Environment"].([]interface{}) {
+		em := e.(map[string]interface{})
+		envNames = append(envNames, em["Name"].(string)+"="+cfnText(t, em["Value"]))
+	}
+	assert.Contains(t, envNames, stacks.EnvIncremental+"=true", "the daily run is incremental")
+	assert.NotContains(t, strings.Join(envNames, " "), stacks.EnvSkipAnalysis, "with analysisEngine duckdb the task analyses")
 	assert.Equal(t, logGroup, k["awslogs_group"])
 	assert.Equal(t, "Ref:AWS::Region", k["awslogs_region"])
 	assert.Equal(t, streamPrefix, k["awslogs_stream_prefix"])

@@ -392,7 +392,7 @@ func iamConfigs() []rehearsalConfig {
 	var out []rehearsalConfig
 	for _, c := range rehearsalConfigs() {
 		switch c.Name {
-		case "default", "variant", "eventbridge+emulator", "apiAuth=iam+emulator":
+		case "default", "variant", "eventbridge+emulator", "apiAuth=iam+emulator", "analysisEngine=athena", "athena+eventbridge":
 			out = append(out, c)
 		}
 	}
@@ -409,6 +409,8 @@ func callApplies(c iamCall, s *Synthesis) bool {
 		switch term {
 		case "mwaa", "eventbridge":
 			holds = s.Config.Scheduler == term
+		case stacks.EngineDuckDB, stacks.EngineAthena:
+			holds = s.Config.AnalysisEngine == term
 		case "emulator":
 			holds = s.Config.Emulator
 		case "github":

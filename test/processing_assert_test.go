@@ -385,8 +385,9 @@ func TestProcessingSecurity(t *testing.T) {
 	}
 }
 
-// The batch task's role may read the sink's topics/ prefix and write the results' batch/ prefix,
-// nothing else.
+// The batch task's role may read the sink's topics/ prefix and write the results' batch/ prefix;
+// of the results it may read back batch/_state/ and batch/clean/, and list and delete there and
+// in batch/quarantine/ (its incremental state, analytics/outlayout), nothing else.
 func TestBatchTaskRole(t *testing.T) {
 	s := Synth(t, nil)
 	tmpl := s.TemplateJSON(t, s.Pipeline.Batch.Stack)
@@ -409,8 +410,15 @@ func TestBatchTaskRole(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, got)
+	state := `"Results"\},"/batch/(_state|clean|quarantine)/\*"\]\]\}$`
 	for _, g := range got {
 		switch {
+		case strings.HasPrefix(g, "s3:DeleteObject "):
+			assert.Regexp(t, state, g)
+		case strings.HasPrefix(g, "s3:GetObject ") && strings.Contains(g, `"Results"`):
+			assert.Regexp(t, `"Results"\},"/batch/(_state|clean)/\*"\]\]\}$`, g)
+		case strings.HasPrefix(g, "s3:ListBucket ") && strings.Contains(g, `"Results"`):
+			assert.Equal(t, `s3:ListBucket {"Fn::ImportValue":"Results"}`, g, "listing the results bucket, under conditions (the rehearsal checks them)")
 		case strings.HasPrefix(g, "s3:Get") || strings.HasPrefix(g, "s3:List"):
 			assert.Regexp(t, `"Sink"\}$|"Sink"\},"/topics/\*"\]\]\}$`, g)
 		case strings.HasPrefix(g, "s3:Put") || strings.HasPrefix(g, "s3:Abort"):

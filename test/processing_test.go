@@ -18,10 +18,20 @@ var schedulers = []struct {
 	{"eventbridge", map[string]interface{}{"scheduler": "eventbridge"}},
 }
 
-// The processing stacks synthesize with either scheduler, match their golden templates, pass
-// cdk-nag with no unsuppressed finding and CDK's CloudFormation validation with none.
+// athenaSchedulers are the schedulers with the analyses in Athena (analysisEngine athena).
+var athenaSchedulers = []struct {
+	name string
+	ctx  map[string]interface{}
+}{
+	{"athena-mwaa", map[string]interface{}{"analysisEngine": "athena"}},
+	{"athena-eventbridge", map[string]interface{}{"analysisEngine": "athena", "scheduler": "eventbridge"}},
+}
+
+// The processing stacks synthesize with either scheduler and either analysis engine, match their
+// golden templates, pass cdk-nag with no unsuppressed finding and CDK's CloudFormation
+// validation with none.
 func TestProcessingStacks(t *testing.T) {
-	for _, sc := range schedulers {
+	for _, sc := range append(schedulers[:len(schedulers):len(schedulers)], athenaSchedulers...) {
 		t.Run(sc.name, func(t *testing.T) {
 			s := Synth(t, sc.ctx)
 			if v := s.ValidationViolations(t); len(v) > 0 {

@@ -11,8 +11,8 @@ package test
 // {ref:<Stack>:<prefix>} (Ref of a resource), {att:<Stack>:<prefix>:<Attr>}, {name:<Stack>:<prefix>};
 // {cluster}, {topic:<name>}, {group:<name>} (MSK ARNs of the created or imported cluster).
 // When: "" always; otherwise terms joined by "+", each of which must hold: "mwaa",
-// "eventbridge" (the scheduler), "emulator" (deployed), "key", "iam" (apiAuth), "github"
-// (githubRepo: the GitHub OIDC stack).
+// "eventbridge" (the scheduler), "duckdb", "athena" (analysisEngine), "emulator" (deployed),
+// "key", "iam" (apiAuth), "github" (githubRepo: the GitHub OIDC stack).
 
 // iamCall is one row.
 type iamCall struct {
@@ -32,6 +32,18 @@ const (
 	// apiRoute is the deployed API's stage in execute-api ARNs: <route> = /<METHOD>/<path>.
 	apiRoute  = "arn:{partition}:execute-api:{region}:{account}:{ref:Ingestion:Api}/prod"
 	otherUser = "zz9other"
+
+	// The batch job's incremental state under batch/ of the results bucket (analytics/outlayout),
+	// and the objects around it.
+	resultsBucket   = "arn:{partition}:s3:::{ref:Storage:Results}"
+	stateFile       = resultsBucket + "/batch/_state/state.json"
+	stateRunFile    = resultsBucket + "/batch/_state/20260101T020000Z-a1b2c3/seen-pin.roaring"
+	cleanRunFile    = resultsBucket + "/batch/clean/pin/20260101T020000Z-a1b2c3.parquet"
+	quarantineFile  = resultsBucket + "/batch/quarantine/20260101T020000Z-a1b2c3.jsonl"
+	reportObject    = resultsBucket + "/batch/report.html"
+	athenaResult    = resultsBucket + "/athena/0f3c5a1e-7d2b-4c8e-9a6f-1b2c3d4e5f60.csv"
+	athenaWorkgroup = "arn:{partition}:athena:{region}:{account}:workgroup/{ref:Query:AthenaWorkGroup}"
+	cleanTable      = "arn:{partition}:glue:{region}:{account}:table/pinpipe_{user}/pin"
 )
 
 // The context of the calls that start the batch task: RunTask names its cluster, and PassRole
@@ -145,16 +157,137 @@ var iamCalls = []iamCall{
 		Why: "the operator copies the task's log into Airflow's", Code: "EcsRunTaskOperator (awslogs)"},
 	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "iam:PassRole", Resource: "{att:Ingestion:ConnectorRole:Arn}", Context: passToECS, Allow: false,
 		Why: "Airflow passes the batch task's roles only", Code: "-"},
-	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "s3:PutObject", Resource: resultsObject, Allow: false,
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+duckdb", Action: "s3:PutObject", Resource: resultsObject, Allow: false,
 		Why: "the results are the task's to write", Code: "-"},
 
 	// EventBridge Scheduler starts the task when scheduler=eventbridge.
-	{Principal: "Batch:DailyRole", When: "eventbridge", Action: "ecs:RunTask", Resource: "{ref:Batch:AnalyseTask}", Context: runTaskContext, Allow: true,
+	{Principal: "Batch:DailyRole", When: "eventbridge+duckdb", Action: "ecs:RunTask", Resource: "{ref:Batch:AnalyseTask}", Context: runTaskContext, Allow: true,
 		Why: "the schedule's ECS target", Code: "constructs/schedule"},
-	{Principal: "Batch:DailyRole", When: "eventbridge", Action: "iam:PassRole", Resource: "{att:Batch:AnalyseTaskTaskRole:Arn}", Context: passToECS, Allow: true,
+	{Principal: "Batch:DailyRole", When: "eventbridge+duckdb", Action: "iam:PassRole", Resource: "{att:Batch:AnalyseTaskTaskRole:Arn}", Context: passToECS, Allow: true,
 		Why: "RunTask passes the task role", Code: "constructs/schedule"},
 	{Principal: "Batch:DailyRole", When: "eventbridge", Action: "iam:PassRole", Resource: "{att:Ingestion:ProxyRole:Arn}", Context: passToECS, Allow: false,
 		Why: "the scheduler passes the batch task's roles only", Code: "-"},
+
+	// The batch task keeps its incremental state under batch/ (analytics/outlayout): it reads it
+	// back, lists and deletes files there, and nowhere else (issue 13).
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:GetObject", Resource: stateFile, Allow: true,
+		Why: "an incremental run reads the state the last one committed", Code: "analytics/incremental.go loadState"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:GetObject", Resource: stateRunFile, Allow: true,
+		Why: "and the state files it names", Code: "analytics/incremental.go loadState"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:GetObject", Resource: cleanRunFile, Allow: true,
+		Why: "the earlier runs' clean rows, for the analyses and the compaction", Code: "analytics/batch.go (out.fetch)"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:ListBucket", Resource: resultsBucket, Context: map[string]string{"s3:prefix": "batch/_state/"}, Allow: true,
+		Why: "a run lists the state folders for files a run that did not finish left", Code: "analytics/incremental.go orphans"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:ListBucket", Resource: resultsBucket, Context: map[string]string{"s3:prefix": "batch/clean/"}, Allow: true,
+		Why: "a run lists the state folders for files a run that did not finish left", Code: "analytics/incremental.go orphans"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:ListBucket", Resource: resultsBucket, Context: map[string]string{"s3:prefix": "batch/quarantine/"}, Allow: true,
+		Why: "a run lists the state folders for files a run that did not finish left", Code: "analytics/incremental.go orphans"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:ListBucket", Resource: resultsBucket, Context: map[string]string{"s3:prefix": "batch/_state/state.json"}, Allow: true,
+		Why: "a 403 on a missing state file is told from a refusal by listing the key", Code: "analytics/outstore.go (s3Out).exists"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:DeleteObject", Resource: stateRunFile, Allow: true,
+		Why: "a run removes the state files the new state no longer names", Code: "analytics/incremental.go (incremental).write"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:DeleteObject", Resource: cleanRunFile, Allow: true,
+		Why: "compaction replaces a table's run files; orphans of a run that did not finish go", Code: "analytics/incremental.go"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:DeleteObject", Resource: quarantineFile, Allow: true,
+		Why: "orphans of a run that did not finish go; a run without --incremental empties the state folders", Code: "analytics/incremental.go dropState"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:DeleteObject", Resource: resultsObject, Allow: false,
+		Why: "the outputs are rewritten, never deleted", Code: "-"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:DeleteObject", Resource: sinkObject, Allow: false,
+		Why: "the task never deletes raw records under topics/", Code: "-"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:DeleteObject", Resource: warehouseObj, Allow: false,
+		Why: "the Iceberg tables beside batch/ are Firehose's", Code: "-"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:GetObject", Resource: warehouseObj, Allow: false,
+		Why: "the task reads back only its own state", Code: "-"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:GetObject", Resource: quarantineFile, Allow: false,
+		Why: "quarantine files are written and removed, never read back (outlayout.ReadBackFolders)", Code: "-"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:GetObject", Resource: athenaResult, Allow: false,
+		Why: "Athena's results are not the task's", Code: "-"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:ListBucket", Resource: resultsBucket, Context: map[string]string{"s3:prefix": "iceberg/"}, Allow: false,
+		Why: "the task lists its state folders only", Code: "-"},
+	{Principal: "Batch:AnalyseTaskTaskRole", Action: "s3:ListBucket", Resource: resultsBucket, Allow: false,
+		Why: "no listing of the whole results bucket", Code: "-"},
+
+	// analysisEngine=athena, eventbridge: the schedule starts the state machine, whose role runs
+	// the task (runTask.sync), the queries (startQueryExecution.sync) and the copies (aws-sdk
+	// s3:copyObject), and nothing else.
+	{Principal: "Batch:DailyRole", When: "eventbridge+athena", Action: "states:StartExecution", Resource: "{ref:Batch:FlowStateMachine}", Allow: true,
+		Why: "the schedule's Step Functions target", Code: "constructs/schedule"},
+	{Principal: "Batch:DailyRole", When: "eventbridge+athena", Action: "ecs:RunTask", Resource: "{ref:Batch:AnalyseTask}", Context: runTaskContext, Allow: false,
+		Why: "the state machine runs the task, not the schedule", Code: "-"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "ecs:RunTask", Resource: "{ref:Batch:AnalyseTask}", Context: runTaskContext, Allow: true,
+		Why: "ecs:runTask.sync starts the batch task", Code: "constructs/batchflow"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "iam:PassRole", Resource: "{att:Batch:AnalyseTaskTaskRole:Arn}", Context: passToECS, Allow: true,
+		Why: "RunTask passes the task role", Code: "constructs/batchflow"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "iam:PassRole", Resource: "{att:Batch:AnalyseTaskExecutionRole:Arn}", Context: passToECS, Allow: true,
+		Why: "RunTask passes the execution role", Code: "constructs/batchflow"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "ecs:DescribeTasks", Resource: "arn:{partition}:ecs:{region}:{account}:task/{ref:Batch:AnalyseCluster}/0123456789abcdef", Allow: true,
+		Why: ".sync follows the task", Code: "Step Functions ecs:runTask.sync"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "ecs:StopTask", Resource: "arn:{partition}:ecs:{region}:{account}:task/{ref:Batch:AnalyseCluster}/0123456789abcdef", Allow: true,
+		Why: "a stopped execution stops its task", Code: "Step Functions ecs:runTask.sync"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "events:PutRule", Resource: "arn:{partition}:events:{region}:{account}:rule/StepFunctionsGetEventsForECSTaskRule", Allow: true,
+		Why: ".sync learns of the task's end from Step Functions' managed rule", Code: "Step Functions ecs:runTask.sync"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "athena:StartQueryExecution", Resource: athenaWorkgroup, Allow: true,
+		Why: "startQueryExecution.sync runs each analysis", Code: "constructs/batchflow"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "athena:GetQueryExecution", Resource: athenaWorkgroup, Allow: true,
+		Why: ".sync follows the query", Code: "Step Functions athena:startQueryExecution.sync"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "athena:StopQueryExecution", Resource: athenaWorkgroup, Allow: true,
+		Why: "a stopped execution stops its query", Code: "Step Functions athena:startQueryExecution.sync"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "glue:GetTable", Resource: cleanTable, Allow: true,
+		Why: "Athena reads the clean table's definition as the caller", Code: "Athena (Glue Data Catalog)"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "glue:GetDatabase", Resource: "arn:{partition}:glue:{region}:{account}:database/pinpipe_{user}", Allow: true,
+		Why: "Athena reads the database as the caller", Code: "Athena (Glue Data Catalog)"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:GetObject", Resource: cleanRunFile, Allow: true,
+		Why: "Athena reads the clean Parquet as the caller", Code: "Athena"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:ListBucket", Resource: resultsBucket, Context: map[string]string{"s3:prefix": "batch/clean/pin/"}, Allow: true,
+		Why: "Athena lists the table's location", Code: "Athena"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:PutObject", Resource: athenaResult, Allow: true,
+		Why: "Athena writes the result file as the caller", Code: "Athena (query result location)"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:GetObject", Resource: athenaResult, Allow: true,
+		Why: "the copy reads the result file", Code: "constructs/batchflow (aws-sdk:s3:copyObject)"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:PutObject", Resource: resultsObject, Allow: true,
+		Why: "the copy writes batch/<output>.csv", Code: "constructs/batchflow (aws-sdk:s3:copyObject)"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "athena:StartQueryExecution", Resource: "arn:{partition}:athena:{region}:{account}:workgroup/primary", Allow: false,
+		Why: "queries run in the pipeline's workgroup only (its result location and scan limit)", Code: "-"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "glue:GetTable", Resource: "arn:{partition}:glue:{region}:{account}:table/pinpipe_{user}/raw_pin", Allow: false,
+		Why: "the analyses read the clean tables only", Code: "-"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "glue:DeleteTable", Resource: cleanTable, Allow: false,
+		Why: "the flow changes no table", Code: "-"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:PutObject", Resource: sinkObject, Allow: false,
+		Why: "the flow never writes topics/", Code: "-"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:PutObject", Resource: reportObject, Allow: false,
+		Why: "the copies write the eight <output>.csv keys only", Code: "-"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:PutObject", Resource: cleanRunFile, Allow: false,
+		Why: "the clean tables are the task's", Code: "-"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "s3:GetObject", Resource: warehouseObj, Allow: false,
+		Why: "the flow reads the clean tables and its results only", Code: "-"},
+	{Principal: "Batch:FlowRole", When: "eventbridge+athena", Action: "iam:PassRole", Resource: "{att:Ingestion:ProxyRole:Arn}", Context: passToECS, Allow: false,
+		Why: "the flow passes the batch task's roles only", Code: "-"},
+
+	// analysisEngine=athena, mwaa: the DAG's Athena tasks run the queries and copy the results.
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "athena:StartQueryExecution", Resource: athenaWorkgroup, Allow: true,
+		Why: "AthenaOperator runs each analysis", Code: "stacks/dags/batch_dag.py.tmpl (AnalysisQuery)"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "athena:GetQueryExecution", Resource: athenaWorkgroup, Allow: true,
+		Why: "the operator polls the query", Code: "AthenaOperator (AthenaHook.poll_query_status)"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "athena:StopQueryExecution", Resource: athenaWorkgroup, Allow: true,
+		Why: "a killed task stops its query", Code: "AthenaOperator.on_kill"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "glue:GetTable", Resource: cleanTable, Allow: true,
+		Why: "Athena reads the clean table's definition as the caller", Code: "Athena"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "s3:GetObject", Resource: cleanRunFile, Allow: true,
+		Why: "Athena reads the clean Parquet as the caller", Code: "Athena"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "s3:PutObject", Resource: athenaResult, Allow: true,
+		Why: "Athena writes the result file as the caller", Code: "Athena"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "s3:GetObject", Resource: athenaResult, Allow: true,
+		Why: "S3CopyObjectOperator reads the result file", Code: "stacks/dags/batch_dag.py.tmpl"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "s3:PutObject", Resource: resultsObject, Allow: true,
+		Why: "S3CopyObjectOperator writes batch/<output>.csv", Code: "stacks/dags/batch_dag.py.tmpl"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "athena:StartQueryExecution", Resource: "arn:{partition}:athena:{region}:{account}:workgroup/primary", Allow: false,
+		Why: "queries run in the pipeline's workgroup only", Code: "-"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "s3:PutObject", Resource: reportObject, Allow: false,
+		Why: "the copies write the eight <output>.csv keys only", Code: "-"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa+athena", Action: "s3:DeleteObject", Resource: cleanRunFile, Allow: false,
+		Why: "the clean tables are the task's", Code: "-"},
+	{Principal: "Batch:AirflowExecutionRole", When: "mwaa", Action: "s3:PutObject", Resource: sinkObject, Allow: false,
+		Why: "Airflow never writes topics/", Code: "-"},
 
 	// The REST proxy instance: produces to the user's topics; the README's and client.properties'
 	// console consumer reads them.
@@ -269,6 +402,9 @@ var iamCalls = []iamCall{
 	{Principal: "service:events.amazonaws.com", Action: "sns:Publish", Resource: "{ref:Monitoring:MonitoringAlarms}",
 		Context: map[string]string{"aws:SourceAccount": "{account}", "aws:SourceArn": "{att:Monitoring:MonitoringTaskFailures:Arn}"}, Allow: true,
 		Why: "the task-failure rule notifies the alarm topic", Code: "constructs/monitoring"},
+	{Principal: "service:events.amazonaws.com", When: "eventbridge+athena", Action: "sns:Publish", Resource: "{ref:Monitoring:MonitoringAlarms}",
+		Context: map[string]string{"aws:SourceAccount": "{account}", "aws:SourceArn": "{att:Monitoring:MonitoringExecutionFailures:Arn}"}, Allow: true,
+		Why: "the failed-execution rule of the batch state machine notifies the alarm topic", Code: "constructs/monitoring"},
 	{Principal: "service:events.amazonaws.com", Action: "sns:Publish", Resource: "{ref:Monitoring:MonitoringAlarms}",
 		Context: map[string]string{"aws:SourceAccount": fakeAccount2, "aws:SourceArn": "arn:{partition}:events:{region}:" + fakeAccount2 + ":rule/anything"}, Allow: false,
 		Why: "another account's rule must not publish to our topic (issue 9, finding 12)", Code: "-"},

@@ -114,6 +114,8 @@ var physicalNames = map[string]physicalName{
 		Doc: "EventBridge Scheduler CreateSchedule: unique within its schedule group (default: default); 1-64 of [0-9a-zA-Z-_.]"},
 	"AWS::Scheduler::ScheduleGroup": {Path: "Name", Scope: ScopeRegion, Max: 64,
 		Doc: "EventBridge Scheduler CreateScheduleGroup: unique per account and Region"},
+	"AWS::StepFunctions::StateMachine": {Path: "StateMachineName", Scope: ScopeRegion, Max: 80, Pattern: `^[0-9A-Za-z_-]+$`,
+		Doc: "Step Functions CreateStateMachine: the name must be unique for your account and Region; 1-80 characters (pinpipe's names keep to letters, digits, - and _, which CloudWatch Logs also takes in a log group name)"},
 	"AWS::Events::Rule": {Path: "Name", Scope: ScopeParent, Parent: "EventBusName", DefaultParent: "default", Max: 64, Pattern: `^[.\-_A-Za-z0-9]+$`,
 		Doc: "EventBridge PutRule: rule names unique on their event bus; 1-64 of [.-_A-Za-z0-9]"},
 	"AWS::SSM::Parameter": {Path: "Name", Scope: ScopeRegion, Max: 2048,

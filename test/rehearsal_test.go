@@ -52,7 +52,8 @@ func boundContext(env Env, ctx map[string]interface{}) map[string]interface{} {
 }
 
 // rehearsalConfigs are the configurations every check runs over: the defaults; every switch
-// away from its default (variantContext); the other scheduler with the emulator; SigV4 auth with
+// away from its default (variantContext); the other scheduler with the emulator; the analyses in
+// Athena with either scheduler; SigV4 auth with
 // the emulator (its signing role); a userId with a
 // hyphen; and stacks bound to an account and region, in two regions. The variant, team-a and the
 // bound ones add the shared GitHub OIDC stack (githubRepo), as two userIds of one region and one
@@ -69,6 +70,8 @@ func rehearsalConfigs() []rehearsalConfig {
 		{Name: "default"},
 		{Name: "variant", Ctx: variantContext()},
 		{Name: "eventbridge+emulator", Ctx: map[string]interface{}{"scheduler": "eventbridge", "emulator": true}},
+		{Name: "analysisEngine=athena", Ctx: map[string]interface{}{"analysisEngine": "athena"}},
+		{Name: "athena+eventbridge", Ctx: map[string]interface{}{"analysisEngine": "athena", "scheduler": "eventbridge"}},
 		{Name: "apiAuth=iam+emulator", Ctx: map[string]interface{}{"apiAuth": "iam", "emulator": true}},
 		{Name: "userId=team-a", Ctx: map[string]interface{}{"userId": "team-a", "githubRepo": githubRepo}},
 		{Name: "bound " + b1.Region, Env: b1, Ctx: boundContext(b1, oidc1)},

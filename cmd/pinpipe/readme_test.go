@@ -25,10 +25,11 @@ import (
 // readmeSkipped are the README sections whose examples this check does not run, and why. Every
 // other section's ```sh and ```python blocks run.
 var readmeSkipped = map[string]string{
-	"Two commands":  "make demo and make test: CI runs make test itself, and TestLocalCommand runs what make demo runs",
-	"Deploy to AWS": "needs an AWS account",
-	"Stacks":        "AWS",
-	"Try it":        "AWS",
+	"Two commands":               "make demo and make test: CI runs make test itself, and TestLocalCommand runs what make demo runs",
+	"Deploy to AWS":              "needs an AWS account",
+	"Stacks":                     "AWS",
+	"Try it":                     "AWS",
+	"The daily batch job on AWS": "AWS",
 	"Configuration (`cdk.json` → `context`, or `-c key=value`)":             "AWS",
 	"What it costs at idle (us-east-1, 730 h/month, on-demand list prices)": "AWS",
 	"`cdk diff` in pull requests (GitHub Actions)":                          "AWS",

@@ -36,6 +36,15 @@ type Workgroup struct {
 	constructs.Construct
 	WorkGroup awsathena.CfnWorkGroup
 	Queries   map[string]awsathena.CfnNamedQuery
+	// Name of the workgroup (Props.Name), for references that must not tie another stack to
+	// this one.
+	Name string
+	// Results and ResultsPrefix are where Athena writes each query's result file,
+	// <OutputLocation><QueryExecutionId>.csv (queries run through the API are not filed under
+	// dated folders); OutputLocation is s3://<bucket>/<ResultsPrefix>.
+	Results        awss3.IBucket
+	ResultsPrefix  string
+	OutputLocation *string
 }
 
 var (
@@ -81,7 +90,9 @@ func New(scope constructs.Construct, id string, props *Props) *Workgroup {
 		p.BytesScannedCutoff = 10 * 1024 * 1024 * 1024
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	w := &Workgroup{Construct: c, Queries: map[string]awsathena.CfnNamedQuery{}}
+	w := &Workgroup{Construct: c, Queries: map[string]awsathena.CfnNamedQuery{}, Name: p.Name,
+		Results: p.Results, ResultsPrefix: p.ResultsPrefix,
+		OutputLocation: jsii.String("s3://" + *p.Results.BucketName() + "/" + p.ResultsPrefix)}
 	w.WorkGroup = awsathena.NewCfnWorkGroup(c, jsii.String("WorkGroup"), &awsathena.CfnWorkGroupProps{
 		Name:        jsii.String(p.Name),
 		Description: jsii.String("Pipeline queries; results encrypted, scans capped"),
@@ -95,7 +106,7 @@ func New(scope constructs.Construct, id string, props *Props) *Workgroup {
 				SelectedEngineVersion: jsii.String("Athena engine version 3"),
 			},
 			ResultConfiguration: &awsathena.CfnWorkGroup_ResultConfigurationProperty{
-				OutputLocation: jsii.String("s3://" + *p.Results.BucketName() + "/" + p.ResultsPrefix),
+				OutputLocation: w.OutputLocation,
 				EncryptionConfiguration: &awsathena.CfnWorkGroup_EncryptionConfigurationProperty{
 					EncryptionOption: jsii.String("SSE_S3"),
 				},

@@ -51,6 +51,11 @@ type Props struct {
 	// Output and OutputPrefix: the task may write objects under this prefix only.
 	Output       awss3.IBucket
 	OutputPrefix string
+	// StatePrefixes are prefixes under OutputPrefix where the task keeps files between runs (an
+	// incremental job's state): there, and only there, it may list (the listing's prefix under
+	// one of them) and delete objects of Output. ReadBackPrefixes, each under one of
+	// StatePrefixes, are where it may also read objects back.
+	StatePrefixes, ReadBackPrefixes []string
 	// ClusterName and Family name the cluster and the task definition family. Default: generated.
 	ClusterName string
 	Family      string
@@ -96,6 +101,20 @@ func validate(p *Props) error {
 	for _, pre := range []struct{ field, v string }{{"InputPrefix", p.InputPrefix}, {"OutputPrefix", p.OutputPrefix}} {
 		if pre.v == "" || !strings.HasSuffix(pre.v, "/") || strings.HasPrefix(pre.v, "/") || strings.Contains(pre.v, "*") {
 			return fmt.Errorf("batchtask.Props.%s: %q must be a key prefix ending with / (not the whole bucket)", pre.field, pre.v)
+		}
+	}
+	for i, sp := range p.StatePrefixes {
+		if !strings.HasPrefix(sp, p.OutputPrefix) || sp == p.OutputPrefix || !strings.HasSuffix(sp, "/") || strings.Contains(sp, "*") {
+			return fmt.Errorf("batchtask.Props.StatePrefixes[%d]: %q must be a key prefix ending with / under OutputPrefix %q", i, sp, p.OutputPrefix)
+		}
+	}
+	for i, rp := range p.ReadBackPrefixes {
+		under := false
+		for _, sp := range p.StatePrefixes {
+			under = under || strings.HasPrefix(rp, sp)
+		}
+		if !under || !strings.HasSuffix(rp, "/") || strings.Contains(rp, "*") {
+			return fmt.Errorf("batchtask.Props.ReadBackPrefixes[%d]: %q must be a key prefix ending with / under one of StatePrefixes", i, rp)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(p.Directory, p.Dockerfile)); err != nil {
@@ -201,6 +220,29 @@ func New(scope constructs.Construct, id string, props *Props) *BatchTask {
 	role := b.TaskDefinition.TaskRole()
 	p.Input.GrantRead(role, jsii.String(p.InputPrefix+"*"))
 	p.Output.GrantPut(role, jsii.String(p.OutputPrefix+"*"))
+	if len(p.StatePrefixes) > 0 {
+		var objects, listed, read []*string
+		for _, sp := range p.StatePrefixes {
+			objects = append(objects, p.Output.ArnForObjects(jsii.String(sp+"*")))
+			listed = append(listed, jsii.String(sp+"*"))
+		}
+		for _, rp := range p.ReadBackPrefixes {
+			read = append(read, p.Output.ArnForObjects(jsii.String(rp+"*")))
+		}
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions: jsii.Strings("s3:DeleteObject"), Resources: &objects,
+		}))
+		if len(read) > 0 {
+			role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions: jsii.Strings("s3:GetObject"), Resources: &read,
+			}))
+		}
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:    jsii.Strings("s3:ListBucket"),
+			Resources:  &[]*string{p.Output.BucketArn()},
+			Conditions: &map[string]interface{}{"StringLike": map[string]interface{}{"s3:prefix": &listed}},
+		}))
+	}
 	return b
 }
 

@@ -44,6 +44,11 @@ type Props struct {
 type Table struct {
 	constructs.Construct
 	Table awsglue.CfnTable
+	// DatabaseName, Name, Bucket and Prefix are Props': where the table is and where its data
+	// lies (for granting readers exactly that).
+	DatabaseName, Name string
+	Bucket             awss3.IBucket
+	Prefix             string
 }
 
 var glueName = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
@@ -110,7 +115,7 @@ func New(scope constructs.Construct, id string, props *Props) *Table {
 		}
 	}
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	t := &Table{Construct: c}
+	t := &Table{Construct: c, DatabaseName: p.DatabaseName, Name: p.Name, Bucket: p.Bucket, Prefix: p.Prefix}
 	ti := &awsglue.CfnTable_TableInputProperty{
 		Name:              jsii.String(p.Name),
 		TableType:         jsii.String("EXTERNAL_TABLE"),

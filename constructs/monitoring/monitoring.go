@@ -55,6 +55,9 @@ type Props struct {
 	// EcsClusterArn, when set: tasks of this cluster that stop with a non-zero exit code or fail
 	// to start are published to the topic and counted on the dashboard.
 	EcsClusterArn *string
+	// StateMachineArn, when set: executions of this state machine that fail, time out or are
+	// aborted are published to the topic and counted on the dashboard.
+	StateMachineArn *string
 	// AlarmEmail, when set, is subscribed to the topic (the address confirms by mail).
 	AlarmEmail string
 	// MaxIteratorAge before a stream's consumer is considered stuck. Default 10 minutes.
@@ -72,6 +75,9 @@ type Monitoring struct {
 	Alarms    []awscloudwatch.Alarm
 	// TaskFailures is the rule that matches failed batch tasks (nil without EcsClusterArn).
 	TaskFailures awsevents.Rule
+	// ExecutionFailures matches the state machine's failed executions (nil without
+	// StateMachineArn).
+	ExecutionFailures awsevents.Rule
 }
 
 var (
@@ -156,7 +162,7 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 			"ArnLike": map[string]interface{}{"aws:SourceArn": alarmArns},
 		},
 	}), jsii.Bool(false))
-	if p.EcsClusterArn != nil {
+	if p.EcsClusterArn != nil || p.StateMachineArn != nil {
 		m.Key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)},
 			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
@@ -274,29 +280,41 @@ func New(scope constructs.Construct, id string, props *Props) *Monitoring {
 		widgets = append(widgets, graph("Lambda errors", errs, nil), graph("Lambda duration p99 (ms)", dur, nil))
 	}
 
+	// failures publishes the events of a rule to the topic and counts them on the dashboard. The
+	// topic's policy lets EventBridge publish for this rule only (aws:SourceArn, as the
+	// EventBridge user guide documents for rule targets); CDK's SnsTopic target would grant
+	// events.amazonaws.com without a condition.
+	failures := func(id, description string, pattern *awsevents.EventPattern, label, title string) awsevents.Rule {
+		rule := awsevents.NewRule(c, jsii.String(id), &awsevents.RuleProps{Description: jsii.String(description), EventPattern: pattern})
+		rule.AddTarget(&topicTarget{topic: m.Topic})
+		allowPublish("events.amazonaws.com", "ArnEquals", rule.RuleArn())
+		count := metric("AWS/Events", "TriggeredRules", "Sum", map[string]*string{"RuleName": rule.RuleName()}, label)
+		widgets = append(widgets, graph(title, []awscloudwatch.IMetric{count}, nil))
+		return rule
+	}
 	if p.EcsClusterArn != nil {
-		m.TaskFailures = awsevents.NewRule(c, jsii.String("TaskFailures"), &awsevents.RuleProps{
-			Description: jsii.String("Batch tasks that stopped with a non-zero exit code or failed to start"),
-			EventPattern: &awsevents.EventPattern{
-				Source:     jsii.Strings("aws.ecs"),
-				DetailType: jsii.Strings("ECS Task State Change"),
-				Detail: &map[string]interface{}{
-					"clusterArn": []interface{}{p.EcsClusterArn},
-					"lastStatus": []string{"STOPPED"},
-					"$or": []interface{}{
-						map[string]interface{}{"containers": map[string]interface{}{"exitCode": []interface{}{map[string]interface{}{"anything-but": 0}}}},
-						map[string]interface{}{"stopCode": []string{"TaskFailedToStart"}},
-					},
+		m.TaskFailures = failures("TaskFailures", "Batch tasks that stopped with a non-zero exit code or failed to start", &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.ecs"),
+			DetailType: jsii.Strings("ECS Task State Change"),
+			Detail: &map[string]interface{}{
+				"clusterArn": []interface{}{p.EcsClusterArn},
+				"lastStatus": []string{"STOPPED"},
+				"$or": []interface{}{
+					map[string]interface{}{"containers": map[string]interface{}{"exitCode": []interface{}{map[string]interface{}{"anything-but": 0}}}},
+					map[string]interface{}{"stopCode": []string{"TaskFailedToStart"}},
 				},
 			},
-		})
-		// The topic's policy lets EventBridge publish for this rule only (aws:SourceArn, as the
-		// EventBridge user guide documents for rule targets); CDK's SnsTopic target would grant
-		// events.amazonaws.com without a condition.
-		m.TaskFailures.AddTarget(&topicTarget{topic: m.Topic})
-		allowPublish("events.amazonaws.com", "ArnEquals", m.TaskFailures.RuleArn())
-		failed := metric("AWS/Events", "TriggeredRules", "Sum", map[string]*string{"RuleName": m.TaskFailures.RuleName()}, "failed tasks")
-		widgets = append(widgets, graph("Batch task failures", []awscloudwatch.IMetric{failed}, nil))
+		}, "failed tasks", "Batch task failures")
+	}
+	if p.StateMachineArn != nil {
+		m.ExecutionFailures = failures("ExecutionFailures", "Batch state machine executions that failed, timed out or were aborted", &awsevents.EventPattern{
+			Source:     jsii.Strings("aws.states"),
+			DetailType: jsii.Strings("Step Functions Execution Status Change"),
+			Detail: &map[string]interface{}{
+				"stateMachineArn": []interface{}{p.StateMachineArn},
+				"status":          []string{"FAILED", "TIMED_OUT", "ABORTED"},
+			},
+		}, "failed executions", "Batch state machine failures")
 	}
 
 	rows := make([]*[]awscloudwatch.IWidget, 0, (len(widgets)+1)/2)

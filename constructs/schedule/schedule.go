@@ -1,7 +1,8 @@
 // Package schedule is the L3 construct for something run on a schedule by EventBridge Scheduler:
-// a Fargate task (the cheap alternative to MWAA for a daily job) or a Lambda function (the
-// emulator). The schedule's role may start that one target and nothing else, and only the
-// scheduler of this account may assume it.
+// a Fargate task (the cheap alternative to MWAA for a daily job), a Step Functions state machine
+// (the daily job when Athena runs its analyses) or a Lambda function (the emulator). The
+// schedule's role may start that one target and nothing else, and only the scheduler of this
+// account may assume it.
 package schedule
 
 import (
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -27,7 +29,8 @@ type EcsTask struct {
 	Statements []awsiam.PolicyStatement
 }
 
-// Props configures a Schedule. Expression and exactly one of Task and Function are required.
+// Props configures a Schedule. Expression and exactly one of Task, Function and StateMachine are
+// required.
 type Props struct {
 	// Expression is a Scheduler expression: "cron(0 3 * * ? *)", "rate(1 day)", "rate(5 minutes)".
 	Expression string
@@ -41,7 +44,10 @@ type Props struct {
 	Task *EcsTask
 	// Function is a Lambda function to invoke, with Input as its event (JSON; default "{}").
 	Function awslambda.IFunction
-	Input    string
+	// StateMachine is a Step Functions state machine to start, with Input as its execution's
+	// input.
+	StateMachine awsstepfunctions.IStateMachine
+	Input        string
 	// Retries after a failed start. Default 2.
 	Retries float64
 }
@@ -58,8 +64,14 @@ func validate(p *Props) error {
 	if !(strings.HasPrefix(e, "cron(") || strings.HasPrefix(e, "rate(") || strings.HasPrefix(e, "at(")) || !strings.HasSuffix(e, ")") {
 		return fmt.Errorf("schedule.Props.Expression: %q is not cron(...), rate(...) or at(...)", e)
 	}
-	if (p.Task == nil) == (p.Function == nil) {
-		return fmt.Errorf("schedule.Props.Task/Function: exactly one target is required")
+	targets := 0
+	for _, set := range []bool{p.Task != nil, p.Function != nil, p.StateMachine != nil} {
+		if set {
+			targets++
+		}
+	}
+	if targets != 1 {
+		return fmt.Errorf("schedule.Props.Task/Function/StateMachine: exactly one target is required, %d are set", targets)
 	}
 	if t := p.Task; t != nil {
 		switch {
@@ -135,12 +147,20 @@ func New(scope constructs.Construct, id string, props *Props) *Schedule {
 		if input == "" {
 			input = "{}"
 		}
-		target.Arn = p.Function.FunctionArn()
 		target.Input = jsii.String(input)
-		s.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Actions:   jsii.Strings("lambda:InvokeFunction"),
-			Resources: &[]*string{p.Function.FunctionArn()},
-		}))
+		if p.Function != nil {
+			target.Arn = p.Function.FunctionArn()
+			s.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings("lambda:InvokeFunction"),
+				Resources: &[]*string{p.Function.FunctionArn()},
+			}))
+		} else {
+			target.Arn = p.StateMachine.StateMachineArn()
+			s.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings("states:StartExecution"),
+				Resources: &[]*string{p.StateMachine.StateMachineArn()},
+			}))
+		}
 	}
 	state := "ENABLED"
 	if p.Disabled {
