@@ -29,6 +29,9 @@ const CleanPrefix = BatchPrefix + "clean/"
 // AthenaPrefix is where Athena writes query results in the results bucket.
 const AthenaPrefix = "athena/"
 
+// AthenaResultsDays is how long Athena's result files are kept under AthenaPrefix.
+const AthenaResultsDays = 30
+
 // QueryStackProps configures the query stack.
 type QueryStackProps struct {
 	awscdk.StackProps

@@ -59,6 +59,14 @@ func NewStorageStack(scope constructs.Construct, id string, props *StorageStackP
 
 	s.SinkBucket = dataBucket(stack, "Sink", cfg, "sink", s.AccessLogBucket)
 	s.ResultsBucket = dataBucket(stack, "Results", cfg, "results", s.AccessLogBucket)
+	// Athena writes every query's result (and its metadata) under AthenaPrefix: the saved queries
+	// a user runs and, with analysisEngine=athena, 16 objects a day whose CSV is copied to its
+	// output name. They are scratch: expire them instead of keeping them for ever.
+	s.ResultsBucket.AddLifecycleRule(&awss3.LifecycleRule{
+		Id:         jsii.String("expire-athena-results"),
+		Prefix:     jsii.String(AthenaPrefix),
+		Expiration: awscdk.Duration_Days(jsii.Number(AthenaResultsDays)),
+	})
 
 	for _, k := range record.Kinds {
 		sp := &awskinesis.StreamProps{

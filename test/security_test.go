@@ -344,6 +344,16 @@ func TestStorageProtected(t *testing.T) {
 		t.Errorf("every bucket must deny requests without TLS: %s", policies)
 	}
 	st := s.Template(t, s.Pipeline.Storage.Stack)
+	// Athena's scratch results (saved queries, the athena engine's daily runs) expire; the batch
+	// outputs beside them do not.
+	Must(t, func() {
+		st.HasResourceProperties(jsii.String("AWS::S3::Bucket"), map[string]interface{}{
+			"LifecycleConfiguration": map[string]interface{}{"Rules": assertions.Match_ArrayWith(&[]interface{}{
+				map[string]interface{}{"Id": "expire-athena-results", "Prefix": stacks.AthenaPrefix,
+					"ExpirationInDays": stacks.AthenaResultsDays, "Status": "Enabled"},
+			})},
+		})
+	})
 	Must(t, func() {
 		for _, k := range []string{"pin", "geo", "user"} {
 			st.HasResourceProperties(jsii.String("AWS::Kinesis::Stream"), map[string]interface{}{
