@@ -42,6 +42,9 @@ type API struct {
 	KinesisSecret string
 	// StreamQuery, when set, answers StreamQueryPath (see streamquery.go).
 	StreamQuery func(ctx context.Context, sql string, maxRows int) (*StreamQueryResult, error)
+	// Unhealthy, when set and returning an error, makes produce requests fail with 503 and
+	// Retry-After: the records would be accepted but could not be stored on (a full disk).
+	Unhealthy func() error
 
 	mu    sync.Mutex
 	marks map[string]map[string]string // stream -> shard -> newest sequence number acknowledged
@@ -269,6 +272,14 @@ func (sc *produceScratch) release() {
 }
 
 func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
+	if a.Unhealthy != nil {
+		if err := a.Unhealthy(); err != nil {
+			// 50301 is the REST proxy's one 503 code, for a request that can be retried.
+			w.Header().Set("Retry-After", "5")
+			kafkaError(w, http.StatusServiceUnavailable, 50301, "Service unavailable, retry later: "+err.Error())
+			return
+		}
+	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != kafkaJSONRequestType {
 		kafkaError(w, http.StatusUnsupportedMediaType, 415,
 			fmt.Sprintf("HTTP 415 Unsupported Media Type: Content-Type %q, want %s", r.Header.Get("Content-Type"), kafkaJSONRequestType))

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +26,8 @@ const (
 	DefaultAPIAddr    = "127.0.0.1:8082"
 	// DefaultShards is the shard count of the three streams created at start.
 	DefaultShards = 1
+	// DefaultDrain bounds how long Close waits for the sink to write the topics' backlog.
+	DefaultDrain = 30 * time.Second
 )
 
 // Config configures the pipeline on one machine.
@@ -39,9 +43,14 @@ type Config struct {
 	SinkStore      ObjectStore
 	FlushSize      int
 	RotateInterval time.Duration
-	// S3Addr, when set (host:port), serves the sink directory as the S3 bucket SinkBucket there.
-	S3Addr string
-	Logf   func(format string, args ...any)
+	// S3Addr, when set (host:port), serves the sink directory as the S3 bucket SinkBucket there,
+	// read-only unless S3Writable.
+	S3Addr     string
+	S3Writable bool
+	// Drain bounds how long Close waits for the sink to catch up with the topics (default
+	// DefaultDrain); what it leaves stays in the broker for the next start.
+	Drain time.Duration
+	Logf  func(format string, args ...any)
 }
 
 // Pipeline is the running pipeline: broker, API, streams, sink and stream cleaner.
@@ -66,6 +75,7 @@ type Pipeline struct {
 	wg     sync.WaitGroup
 	errs   chan error
 	once   sync.Once
+	lock   *dataDirLock
 }
 
 // SinkDir is where the sink writes by default.
@@ -88,8 +98,16 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if cfg.SinkStore == nil {
 		cfg.SinkStore = DirStore{SinkDir(cfg.DataDir)}
 	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = DefaultDrain
+	}
+	// The lock comes before anything opens a file in the data directory.
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	p = &Pipeline{cfg: cfg, cancel: cancel, errs: make(chan error, 4)}
+	p = &Pipeline{cfg: cfg, cancel: cancel, errs: make(chan error, 4), lock: lock}
 	defer func() {
 		if err != nil {
 			p.Close()
@@ -125,6 +143,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	if p.API, err = NewAPI(p.Broker.Addr(), p.Streams); err != nil {
 		return p, err
 	}
+	p.API.Unhealthy = p.Healthy
 	if dir, ok := cfg.SinkStore.(DirStore); ok {
 		if err := dir.RemoveTemps(); err != nil { // left by a kill inside a write
 			return p, fmt.Errorf("sink: %w", err)
@@ -155,7 +174,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		if !ok {
 			return p, errors.New("an S3 endpoint over the sink needs the sink to write to a directory")
 		}
-		if p.s3srv, p.S3URL, err = ServeSinkS3(cfg.S3Addr, dir.Root); err != nil {
+		if p.s3srv, p.S3URL, err = ServeSinkS3(cfg.S3Addr, dir.Root, cfg.S3Writable); err != nil {
 			return p, err
 		}
 	}
@@ -216,8 +235,18 @@ func (p *Pipeline) WaitCaughtUp(ctx context.Context) error {
 	return errors.Join(<-errc, <-errc)
 }
 
-// Close stops accepting requests, lets the sink write and commit what it holds and the stream
-// cleaner finish its batch, then closes the databases and the broker.
+// Healthy returns nil while every part can store what the API accepts, or why not: the sink
+// retrying a failed write (a full disk, say). The API answers produce requests with 503 then.
+func (p *Pipeline) Healthy() error {
+	if p.Sink == nil {
+		return nil
+	}
+	return p.Sink.Health()
+}
+
+// Close stops accepting requests, drains the sink to the topics' high watermarks (bounded by
+// Config.Drain, saying what was left if the bound hits), lets the stream cleaner finish its
+// batch, then closes the databases and the broker and releases the data directory.
 func (p *Pipeline) Close() error {
 	var errs []error
 	p.once.Do(func() {
@@ -225,6 +254,7 @@ func (p *Pipeline) Close() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			errs = append(errs, p.srv.Shutdown(ctx))
 			cancel()
+			p.drainSink()
 		}
 		p.cancel()
 		p.wg.Wait()
@@ -255,8 +285,54 @@ func (p *Pipeline) Close() error {
 		if p.Broker != nil {
 			p.Broker.Close()
 		}
+		errs = append(errs, p.lock.release())
 	})
 	return errors.Join(errs...)
+}
+
+// drainSink waits, bounded by Config.Drain, until the sink has written every record the topics
+// hold (the API has stopped, so nothing more comes), printing progress. A sink that stopped on
+// an error is not waited for.
+func (p *Pipeline) drainSink() {
+	logf := p.cfg.Logf
+	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Drain)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Broker.Addr()))
+	if err != nil {
+		logf("sink: drain: %v", err)
+		return
+	}
+	ends, err := EndOffsets(ctx, kadm.NewClient(cl), p.Topics()...)
+	cl.Close()
+	if err != nil {
+		logf("sink: drain: high watermarks: %v", err)
+		return
+	}
+	start := time.Now()
+	left, err := p.Sink.Drain(ctx, ends, func(left map[string]int64) {
+		logf("sink: draining: %s left to write", describeLeft(left))
+	})
+	switch {
+	case err == nil:
+		logf("sink: drained to the high watermark of every partition in %s", time.Since(start).Round(time.Millisecond))
+	case ctx.Err() != nil && len(left) > 0:
+		logf("sink: drain bound %s hit: %s not written to the sink; they stay in the broker and the sink writes them at the next start",
+			p.cfg.Drain, describeLeft(left))
+	default:
+		logf("sink: drain: %v (%s not written; the sink writes them at the next start)", err, describeLeft(left))
+	}
+}
+
+// describeLeft says how many records are left, in all and per topic.
+func describeLeft(left map[string]int64) string {
+	var total int64
+	var per []string
+	for t, n := range left {
+		total += n
+		per = append(per, fmt.Sprintf("%s %d", t, n))
+	}
+	sort.Strings(per)
+	return fmt.Sprintf("%d records (%s)", total, strings.Join(per, ", "))
 }
 
 // ensureForwardedStreams creates the three streams on the Kinesis endpoint when missing and

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,9 +29,22 @@ type SinkConfig struct {
 	// RotateInterval cuts an object whose first record was buffered that long ago, so a tail
 	// shorter than FlushSize is written too (0: only FlushSize and shutdown cut objects).
 	RotateInterval time.Duration
+	// MaxBackoff is the longest wait between retries of a failed store operation (default 5s);
+	// the first retry waits 50ms and each next one twice as long.
+	MaxBackoff time.Duration
 	// Logf reports what the sink does (nil: quiet).
 	Logf func(format string, args ...any)
 }
+
+// ErrPermanent, wrapped by an ObjectStore's error, tells the sink not to retry: the error will
+// not pass by itself (Run returns it).
+var ErrPermanent = errors.New("permanent store error")
+
+// minBackoff is the wait before the first retry of a failed store operation.
+const minBackoff = 50 * time.Millisecond
+
+// opTimeout bounds one store operation or offset commit, so a hung store is retried too.
+const opTimeout = time.Minute
 
 // Sink is the Kafka-to-S3 sink in the Confluent S3 connector's layout:
 // topics/<topic>/partition=<p>/<topic>+<p>+<start offset, 10 digits>.json, newline-delimited
@@ -40,8 +54,12 @@ type SinkConfig struct {
 //   - its name is its first record's offset, so after a crash the sink resumes at the committed
 //     offset and finds any object it wrote but did not commit under the very key it would write;
 //     it checks that object against the log, line by line, adopts it (commits past it) and never
-//     writes that key again. An object that disagrees with the log stops the sink with an error
-//     naming it, rather than being overwritten.
+//     writes that key again. An object that disagrees with the log (planted there by someone
+//     else) is copied aside under conflicts/ with a warning, then the key gets the log's records.
+//
+// A failed store operation (a full disk, no file descriptors left, an I/O error, an S3 outage)
+// never stops the sink: it retries with capped exponential backoff, reports itself unhealthy
+// through Health meanwhile, and is healthy again once an operation succeeds.
 type Sink struct {
 	cfg SinkConfig
 
@@ -55,6 +73,11 @@ type Sink struct {
 	runErr  error
 
 	flushReq chan chan error
+	stop     <-chan struct{} // Run's ctx.Done(): retries end
+
+	unhealthy error     // the last store failure, nil once an operation succeeds
+	since     time.Time // when the store began failing
+	retries   int       // failed attempts since then
 }
 
 type tp struct {
@@ -96,6 +119,9 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
 	return &Sink{cfg: cfg, parts: map[tp]*sinkPart{},
 		changed: make(chan struct{}), flushReq: make(chan chan error), stopped: make(chan struct{})}, nil
 }
@@ -112,9 +138,57 @@ func (s *Sink) Stats() (objects, records int64) {
 	return s.written, s.records
 }
 
+// Health returns nil while the sink can store, or the store error it is retrying.
+func (s *Sink) Health() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.unhealthy == nil {
+		return nil
+	}
+	return fmt.Errorf("the sink cannot write to %s since %s (%d failed attempts): %w",
+		s.cfg.Store, s.since.Format(time.TimeOnly), s.retries, s.unhealthy)
+}
+
+// retry runs a store operation until it succeeds, waiting between attempts with capped
+// exponential backoff, and keeps Health up to date. It gives up (returning the error) when the
+// error is ErrPermanent or Run's context ends; then only a restart redoes the step, which
+// costs time, not correctness.
+func (s *Sink) retry(ctx context.Context, fn func(context.Context) error) error {
+	wait := minBackoff
+	for {
+		actx, cancel := context.WithTimeout(ctx, opTimeout)
+		err := fn(actx)
+		cancel()
+		s.mu.Lock()
+		switch {
+		case err == nil && s.unhealthy != nil:
+			s.cfg.Logf("sink: healthy again: %s writable after %d failed attempts in %s", s.cfg.Store, s.retries, time.Since(s.since).Round(time.Millisecond))
+			s.unhealthy, s.retries = nil, 0
+		case err != nil && s.unhealthy == nil:
+			s.cfg.Logf("sink: unhealthy, retrying until the store takes writes again: %v", err)
+			s.unhealthy, s.since, s.retries = err, time.Now(), 1
+		case err != nil:
+			s.unhealthy = err
+			s.retries++
+		}
+		s.mu.Unlock()
+		if err == nil || errors.Is(err, ErrPermanent) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-s.stop:
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, s.cfg.MaxBackoff)
+	}
+}
+
 // Run consumes until ctx is done, then writes what is buffered, commits and returns nil.
-// It returns an error (without flushing) when the store or the broker fails.
+// A failing store is retried (see Sink); Run returns an error when the broker fails, when the
+// store fails permanently, or when the store still fails as ctx ends.
 func (s *Sink) Run(ctx context.Context) (err error) {
+	s.stop = ctx.Done()
 	defer func() {
 		s.mu.Lock()
 		s.runErr = err
@@ -156,11 +230,11 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		fetches := cl.PollRecords(pctx, 50000)
 		cancel()
 		// Objects and commits finish even when ctx ends meanwhile: a half-done step is only
-		// redone after a restart, which costs time, not correctness.
-		wctx, wcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		// redone after a restart, which costs time, not correctness. Each store operation and
+		// the commit have their own time limit.
+		wctx := context.WithoutCancel(ctx)
 		stopping := ctx.Err() != nil
 		if !stopping && fetches.IsClientClosed() {
-			wcancel()
 			return errors.New("sink: kafka client closed")
 		}
 		fetches.EachError(func(t string, p int32, err error) {
@@ -173,7 +247,6 @@ func (s *Sink) Run(ctx context.Context) (err error) {
 		if err == nil {
 			err = s.commit(wctx, cl)
 		}
-		wcancel()
 		if flushDone != nil {
 			flushDone <- err
 		}
@@ -242,33 +315,64 @@ func (s *Sink) Committed(ctx context.Context) (map[string]map[int32]int64, error
 // WaitFor waits until the group has committed at least the given end offsets (from
 // EndOffsets), asking the sink to flush partial objects while it waits.
 func (s *Sink) WaitFor(ctx context.Context, ends map[string]map[int32]int64) error {
+	_, err := s.waitFor(ctx, ends, nil)
+	return err
+}
+
+// Drain is WaitFor for shutdown: it reports the records still to write, per topic, to progress
+// about once a second, and when ctx ends first it returns what was left with ctx's error.
+func (s *Sink) Drain(ctx context.Context, ends map[string]map[int32]int64, progress func(left map[string]int64)) (map[string]int64, error) {
+	left, err := s.waitFor(ctx, ends, progress)
+	if err != nil && ctx.Err() != nil {
+		// The bound hit: count what is left as the broker has it now.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if committed, cerr := s.Committed(cctx); cerr == nil {
+			left = leftOf(ends, committed)
+		}
+		cancel()
+	}
+	return left, err
+}
+
+// leftOf counts, per topic, the records below ends that are not committed.
+func leftOf(ends map[string]map[int32]int64, committed map[string]map[int32]int64) map[string]int64 {
+	left := map[string]int64{}
+	for t, m := range ends {
+		for p, end := range m {
+			if c := max(committed[t][p], 0); end > c {
+				left[t] += end - c
+			}
+		}
+	}
+	return left
+}
+
+func (s *Sink) waitFor(ctx context.Context, ends map[string]map[int32]int64, progress func(left map[string]int64)) (map[string]int64, error) {
+	var left map[string]int64
+	lastReport := time.Now()
 	for {
 		s.mu.Lock()
 		ch := s.changed
 		s.mu.Unlock()
 		committed, err := s.Committed(ctx)
 		if err != nil {
-			return err
+			return left, err
 		}
-		done := true
-		for t, m := range ends {
-			for p, end := range m {
-				if end > 0 && committed[t][p] < end {
-					done = false
-				}
-			}
+		if left = leftOf(ends, committed); len(left) == 0 {
+			return left, nil
 		}
-		if done {
-			return nil
+		if progress != nil && time.Since(lastReport) >= time.Second {
+			progress(left)
+			lastReport = time.Now()
 		}
 		if err := s.Flush(ctx); err != nil {
-			return fmt.Errorf("sink flush: %w", err)
+			return left, fmt.Errorf("sink flush: %w", err)
 		}
 		select {
 		case <-ch:
 		case <-time.After(50 * time.Millisecond):
 		case <-ctx.Done():
-			return ctx.Err()
+			return left, ctx.Err()
 		}
 	}
 }
@@ -369,17 +473,26 @@ func (s *Sink) add(ctx context.Context, sp *sinkPart, r *kgo.Record) error {
 		if sp.recover {
 			// The first object after an assignment may have been written before a crash.
 			key := ObjectKey(r.Topic, r.Partition, r.Offset)
-			body, err := s.cfg.Store.Get(ctx, key)
+			var body []byte
+			err := s.retry(ctx, func(ctx context.Context) (err error) {
+				body, err = s.cfg.Store.Get(ctx, key)
+				if errors.Is(err, os.ErrNotExist) {
+					body, err = nil, nil
+				}
+				return err
+			})
 			switch {
-			case errors.Is(err, os.ErrNotExist):
-				sp.recover = false
 			case err != nil:
 				return fmt.Errorf("sink: recover %s: %w", key, err)
+			case body == nil:
+				sp.recover = false
 			default:
 				sp.adopt, sp.adoptKey = body, key
 				sp.adoptN = bytes.Count(body, []byte{'\n'})
 				if sp.adoptN == 0 || body[len(body)-1] != '\n' {
-					return fmt.Errorf("sink: %s in %s is not newline-delimited records; move it away to rewrite it", key, s.cfg.Store)
+					if err := s.moveAside(ctx, sp, "is not newline-delimited records"); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -389,14 +502,16 @@ func (s *Sink) add(ctx context.Context, sp *sinkPart, r *kgo.Record) error {
 	sp.n++
 	sp.last = r
 	if sp.adopt != nil {
-		if sp.buf.Len() > len(sp.adopt) || !bytes.Equal(sp.buf.Bytes(), sp.adopt[:sp.buf.Len()]) {
-			return fmt.Errorf("sink: %s in %s differs from the log at offset %d; refusing to overwrite it", sp.adoptKey, s.cfg.Store, r.Offset)
+		if sp.buf.Len() <= len(sp.adopt) && bytes.Equal(sp.buf.Bytes(), sp.adopt[:sp.buf.Len()]) {
+			if sp.n == sp.adoptN {
+				s.cfg.Logf("sink: adopted %s (%d records written before a restart)", sp.adoptKey, sp.n)
+				s.done(sp, false)
+			}
+			return nil
 		}
-		if sp.n == sp.adoptN {
-			s.cfg.Logf("sink: adopted %s (%d records written before a restart)", sp.adoptKey, sp.n)
-			s.done(sp, false)
+		if err := s.moveAside(ctx, sp, fmt.Sprintf("differs from the log at offset %d", r.Offset)); err != nil {
+			return err
 		}
-		return nil
 	}
 	if sp.n >= s.cfg.FlushSize {
 		return s.write(ctx, r.Topic, r.Partition, sp)
@@ -404,8 +519,50 @@ func (s *Sink) add(ctx context.Context, sp *sinkPart, r *kgo.Record) error {
 	return nil
 }
 
+// ConflictsPrefix is where the sink moves an object it found at its next key that disagrees
+// with the log: someone else wrote it, and it is kept, not overwritten.
+const ConflictsPrefix = "conflicts/"
+
+// moveAside copies the object being adopted to ConflictsPrefix (durably, before the sink may
+// overwrite its key with the log's records) and warns naming both places. A copy already there
+// with the same content (a restart after a crash in between) is reused.
+func (s *Sink) moveAside(ctx context.Context, sp *sinkPart, why string) error {
+	body, key := sp.adopt, sp.adoptKey
+	aside := ConflictsPrefix + key
+	for i := 2; ; i++ {
+		var got []byte
+		err := s.retry(ctx, func(ctx context.Context) (err error) {
+			got, err = s.cfg.Store.Get(ctx, aside)
+			if errors.Is(err, os.ErrNotExist) {
+				got, err = nil, nil
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sink: move %s aside: %w", key, err)
+		}
+		if got == nil || bytes.Equal(got, body) {
+			break
+		}
+		aside = fmt.Sprintf("%s%s.%d", ConflictsPrefix, key, i)
+	}
+	err := s.retry(ctx, func(ctx context.Context) error { return s.cfg.Store.Put(ctx, aside, body) })
+	if err == nil {
+		err = s.retry(ctx, s.cfg.Store.Sync)
+	}
+	if err != nil {
+		return fmt.Errorf("sink: move %s aside: %w", key, err)
+	}
+	root := strings.TrimSuffix(s.cfg.Store.String(), "/")
+	s.cfg.Logf("sink: warning: %s/%s %s: someone else wrote it; moved it aside to %s/%s, the log's records go to its key",
+		root, key, why, root, aside)
+	sp.adopt, sp.adoptN, sp.recover = nil, 0, false
+	return nil
+}
+
 func (s *Sink) write(ctx context.Context, topic string, p int32, sp *sinkPart) error {
-	if err := s.cfg.Store.Put(ctx, ObjectKey(topic, p, sp.start), sp.buf.Bytes()); err != nil {
+	key := ObjectKey(topic, p, sp.start)
+	if err := s.retry(ctx, func(ctx context.Context) error { return s.cfg.Store.Put(ctx, key, sp.buf.Bytes()) }); err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
 	s.done(sp, true)
@@ -443,7 +600,7 @@ func (s *Sink) commit(ctx context.Context, cl *kgo.Client) error {
 	if len(pend) == 0 {
 		return nil
 	}
-	if err := s.cfg.Store.Sync(ctx); err != nil {
+	if err := s.retry(ctx, s.cfg.Store.Sync); err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
 	offs := map[string]map[int32]kgo.EpochOffset{}
@@ -454,6 +611,8 @@ func (s *Sink) commit(ctx context.Context, cl *kgo.Client) error {
 		offs[c.topic][c.part] = kgo.EpochOffset{Epoch: c.epoch, Offset: c.next}
 	}
 	var cerr error
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	cl.CommitOffsetsSync(ctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			cerr = err

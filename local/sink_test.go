@@ -3,7 +3,6 @@ package local
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -148,7 +147,8 @@ func TestSinkExactlyOnce(t *testing.T) {
 	}
 }
 
-var errCrash = errors.New("simulated crash")
+// errCrash is permanent: a killed process does not retry.
+var errCrash = fmt.Errorf("simulated crash: %w", ErrPermanent)
 
 // crashStore writes objects to a DirStore and records every key and body; after crashAfter
 // puts it writes the object and then fails, as a process killed between the write and the
@@ -209,25 +209,49 @@ func TestSinkCrash(t *testing.T) {
 	checkSinkDir(t, root, want)
 }
 
-// TestSinkRefusesConflictingObject: an object at the resume offset that disagrees with the log
-// stops the sink with an error naming it, and is left as it was.
-func TestSinkRefusesConflictingObject(t *testing.T) {
+// TestSinkMovesConflictingObject: an object at the resume offset that disagrees with the log
+// (or is not records at all) is moved aside under conflicts/ with a warning naming both paths;
+// the sink goes on and writes the log's records, exactly once.
+func TestSinkMovesConflictingObject(t *testing.T) {
 	srv, _, b, _ := startAPI(t)
-	produceAPI(t, srv.URL, 5, 5, 0)
+	want := produceAPI(t, srv.URL, 5, 5, 0)
 	root := t.TempDir()
-	key := ObjectKey("t1.geo", 0, 0)
-	require.NoError(t, DirStore{root}.Put(context.Background(), key, []byte("{\"other\":1}\n")))
-	_, cancel, done := runSink(t, SinkConfig{Brokers: []string{b.Addr()}, Topics: testTopics(), Store: DirStore{root}})
-	defer cancel()
-	select {
-	case err := <-done:
-		require.ErrorContains(t, err, key)
-		require.ErrorContains(t, err, "refusing to overwrite")
-	case <-time.After(30 * time.Second):
-		t.Fatal("sink accepted a conflicting object")
+	planted := map[string]string{
+		ObjectKey("t1.geo", 0, 0):  "{\"other\":1}\n",
+		ObjectKey("t1.user", 0, 0): "not records",
 	}
-	got, _ := os.ReadFile(filepath.Join(root, key))
-	assert.Equal(t, "{\"other\":1}\n", string(got))
+	for k, v := range planted {
+		require.NoError(t, DirStore{root}.Put(context.Background(), k, []byte(v)))
+	}
+	var logMu sync.Mutex
+	var logs []string
+	s, cancel, done := runSink(t, SinkConfig{Brokers: []string{b.Addr()}, Topics: testTopics(), Store: DirStore{root},
+		Logf: func(f string, a ...any) {
+			logMu.Lock()
+			logs = append(logs, fmt.Sprintf(f, a...))
+			logMu.Unlock()
+			t.Logf(f, a...)
+		}})
+	defer cancel()
+	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	require.NoError(t, s.WaitFor(ctx, endOffsets(t, b)))
+	require.NoError(t, s.Health())
+	cancel()
+	require.NoError(t, <-done)
+	checkSinkDir(t, root, want)
+	logMu.Lock()
+	defer logMu.Unlock()
+	for k, v := range planted {
+		got, err := os.ReadFile(filepath.Join(root, ConflictsPrefix, k))
+		require.NoError(t, err)
+		assert.Equal(t, v, string(got))
+		warned := false
+		for _, l := range logs {
+			warned = warned || strings.Contains(l, "warning") && strings.Contains(l, root+"/"+k) && strings.Contains(l, root+"/"+ConflictsPrefix+k)
+		}
+		assert.True(t, warned, "no warning naming %s and where it went: %q", k, logs)
+	}
 }
 
 // TestDirStoreRemoveTemps: a kill inside Put leaves a temporary file beside the objects; the

@@ -26,26 +26,30 @@ const DefaultLocalCount = 2000
 type pipelineFlags struct {
 	userID, dataDir, broker, api, kinesis, sinkTo, s3api *string
 	flushSize                                            *int
-	rotate                                               *time.Duration
+	rotate, drain                                        *time.Duration
+	s3writable                                           *bool
 }
 
 func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
 	return pipelineFlags{
-		userID:    fs.String("user-id", local.DefaultUserID, "user id that names the topics, streams and tables"),
-		dataDir:   fs.String("data-dir", "./"+local.DefaultDataDir, "where the broker, streams, sink output, stream tables and results are kept (kept across runs)"),
-		broker:    fs.String("broker", local.DefaultBrokerAddr, "Kafka broker address (127.0.0.1:PORT)"),
-		api:       fs.String("api", local.DefaultAPIAddr, "REST API address"),
-		kinesis:   fs.String("kinesis-endpoint", "", "forward the Kinesis routes to this Kinesis API (e.g. kinesalite's http://127.0.0.1:4567) instead of the embedded stream store"),
-		sinkTo:    fs.String("sink-to", "", "where the S3 sink writes: a directory, or s3://BUCKET[/PREFIX] (credentials from the AWS environment; AWS_ENDPOINT_URL_S3 for another S3 server) (default <data-dir>/s3)"),
-		s3api:     fs.String("s3-api", "", "also serve the sink directory as the S3 bucket "+local.SinkBucket+" at this address (e.g. 127.0.0.1:9000), for S3 clients"),
-		flushSize: fs.Int("flush-size", 1, "records per sink object (the connector's flush.size)"),
-		rotate:    fs.Duration("rotate-interval", 10*time.Second, "also cut a sink object this long after its first record (0: only by --flush-size)"),
+		userID:     fs.String("user-id", local.DefaultUserID, "user id that names the topics, streams and tables"),
+		dataDir:    fs.String("data-dir", "./"+local.DefaultDataDir, "where the broker, streams, sink output, stream tables and results are kept (kept across runs)"),
+		broker:     fs.String("broker", local.DefaultBrokerAddr, "Kafka broker address (127.0.0.1:PORT)"),
+		api:        fs.String("api", local.DefaultAPIAddr, "REST API address"),
+		kinesis:    fs.String("kinesis-endpoint", "", "forward the Kinesis routes to this Kinesis API (e.g. kinesalite's http://127.0.0.1:4567) instead of the embedded stream store"),
+		sinkTo:     fs.String("sink-to", "", "where the S3 sink writes: a directory, or s3://BUCKET[/PREFIX] (credentials from the AWS environment; AWS_ENDPOINT_URL_S3 for another S3 server) (default <data-dir>/s3)"),
+		s3api:      fs.String("s3-api", "", "also serve the sink directory as the S3 bucket "+local.SinkBucket+" at this address (e.g. 127.0.0.1:9000), for S3 clients; read-only"),
+		s3writable: fs.Bool("s3-writable", false, "let S3 clients also put and delete objects in the bucket of --s3-api (the sink moves an object in its way aside to conflicts/)"),
+		drain:      fs.Duration("drain", local.DefaultDrain, "at Ctrl-C, wait up to this long for the sink to write every record in the topics"),
+		flushSize:  fs.Int("flush-size", 1, "records per sink object (the connector's flush.size)"),
+		rotate:     fs.Duration("rotate-interval", 10*time.Second, "also cut a sink object this long after its first record (0: only by --flush-size)"),
 	}
 }
 
 func (f pipelineFlags) config(ctx context.Context) (local.Config, error) {
 	cfg := local.Config{UserID: *f.userID, DataDir: *f.dataDir, BrokerAddr: *f.broker, APIAddr: *f.api,
-		KinesisEndpoint: *f.kinesis, FlushSize: *f.flushSize, RotateInterval: *f.rotate, S3Addr: *f.s3api}
+		KinesisEndpoint: *f.kinesis, FlushSize: *f.flushSize, RotateInterval: *f.rotate, S3Addr: *f.s3api,
+		S3Writable: *f.s3writable, Drain: *f.drain}
 	if err := record.ValidUserID(cfg.UserID); err != nil {
 		return cfg, fmt.Errorf("--user-id: %w", err)
 	}
@@ -54,6 +58,12 @@ func (f pipelineFlags) config(ctx context.Context) (local.Config, error) {
 	}
 	if cfg.RotateInterval < 0 {
 		return cfg, fmt.Errorf("--rotate-interval %s: want 0 or more", cfg.RotateInterval)
+	}
+	if cfg.Drain <= 0 {
+		return cfg, fmt.Errorf("--drain %s: want a duration above 0 such as 30s", cfg.Drain)
+	}
+	if cfg.S3Writable && cfg.S3Addr == "" {
+		return cfg, errors.New("--s3-writable needs --s3-api")
 	}
 	switch to := *f.sinkTo; {
 	case strings.HasPrefix(to, "s3://"):
@@ -101,7 +111,11 @@ func startPipeline(ctx context.Context, env *cliEnv, pf pipelineFlags) (*local.P
 	fmt.Fprintf(env.stdout, "REST API      %s   (/topics/..., /streams/...; streams: %s)\n", p.URL, streams)
 	fmt.Fprintf(env.stdout, "S3 sink       %s   (flush size %d)\n", pf.sinkInput(), cfg.FlushSize)
 	if p.S3URL != "" {
-		fmt.Fprintf(env.stdout, "S3 API        %s   (bucket %s: the sink's objects)\n", p.S3URL, local.SinkBucket)
+		mode := "read-only"
+		if cfg.S3Writable {
+			mode = "writable"
+		}
+		fmt.Fprintf(env.stdout, "S3 API        %s   (bucket %s: the sink's objects, %s)\n", p.S3URL, local.SinkBucket, mode)
 	}
 	fmt.Fprintf(env.stdout, "Stream tables %s\n", filepath.Join(cfg.DataDir, "stream.duckdb"))
 	return p, nil
