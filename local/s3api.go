@@ -411,7 +411,9 @@ func (h *S3Handler) keys(prefix string) ([]string, error) {
 // page a user opens write to the bucket) and refuses its CORS preflight.
 func noCORS(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(&corsStripper{ResponseWriter: w}, r)
+		cw := &corsStripper{ResponseWriter: w}
+		h.ServeHTTP(cw, r)
+		cw.strip() // a handler that wrote nothing: net/http sends the headers after it returns
 	})
 }
 
@@ -420,7 +422,7 @@ type corsStripper struct {
 	wrote bool
 }
 
-func (c *corsStripper) WriteHeader(status int) {
+func (c *corsStripper) strip() {
 	if !c.wrote {
 		c.wrote = true
 		for k := range c.Header() {
@@ -429,6 +431,10 @@ func (c *corsStripper) WriteHeader(status int) {
 			}
 		}
 	}
+}
+
+func (c *corsStripper) WriteHeader(status int) {
+	c.strip()
 	c.ResponseWriter.WriteHeader(status)
 }
 

@@ -218,3 +218,53 @@ func TestDataDirLock(t *testing.T) {
 	p2 := startPipeline(t, dir)
 	require.NoError(t, p2.Close())
 }
+
+// TestCloseDrainsSink: Close (Ctrl-C) writes the sink's whole backlog before it returns:
+// after ~50k records produced as fast as the API takes them, every one is in the sink objects.
+func TestCloseDrainsSink(t *testing.T) {
+	dir := t.TempDir()
+	var mu sync.Mutex
+	var logs []string
+	p, err := Start(context.Background(), Config{UserID: testUser, DataDir: dir, BrokerAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		FlushSize: 1000, Logf: func(f string, a ...any) {
+			mu.Lock()
+			logs = append(logs, fmt.Sprintf(f, a...))
+			mu.Unlock()
+			t.Logf(f, a...)
+		}})
+	require.NoError(t, err)
+	want := produceAPI(t, p.URL, 17000, 1000, 0)
+	require.NoError(t, p.Close())
+	checkSinkDir(t, SinkDir(dir), want)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, strings.Join(logs, "\n"), "sink: drained to the high watermark")
+}
+
+// TestCloseDrainBound: when the sink cannot finish within Config.Drain (here its store is
+// full), Close returns after the bound and says how many records of which topic were left.
+func TestCloseDrainBound(t *testing.T) {
+	dir := t.TempDir()
+	store := &faultStore{ObjectStore: DirStore{SinkDir(dir)}, budget: -1, putErr: syscall.ENOSPC}
+	var mu sync.Mutex
+	var logs []string
+	p, err := Start(context.Background(), Config{UserID: testUser, DataDir: dir, BrokerAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		SinkStore: store, FlushSize: 100, Drain: time.Second, Logf: func(f string, a ...any) {
+			mu.Lock()
+			logs = append(logs, fmt.Sprintf(f, a...))
+			mu.Unlock()
+			t.Logf(f, a...)
+		}})
+	require.NoError(t, err)
+	produceAPI(t, p.URL, 7, 7, 0) // fewer than FlushSize: buffered, not written
+	store.mu.Lock()
+	store.budget = 0 // and now the disk is full
+	store.mu.Unlock()
+	start := time.Now()
+	p.Close()
+	assert.Less(t, time.Since(start), 15*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	all := strings.Join(logs, "\n")
+	assert.Contains(t, all, "drain bound 1s hit: 21 records (t1.geo 7, t1.pin 7, t1.user 7) not written to the sink")
+}
