@@ -64,6 +64,9 @@ func TestLocalFlags(t *testing.T) {
 		{[]string{"local", "--count", "0"}, 1, "--count 0: want 1 or more"},
 		{[]string{"local", "--user-id", "Bad_ID"}, 1, "--user-id"},
 		{[]string{"serve", "--flush-size", "0"}, 1, "--flush-size 0"},
+		{[]string{"serve", "--help"}, 0, "--s3-writable"},
+		{[]string{"serve", "--drain", "0s"}, 1, "--drain 0s: want a duration above 0"},
+		{[]string{"serve", "--s3-writable"}, 1, "--s3-writable needs --s3-api"},
 		{[]string{"serve", "--broker", "10.0.0.1:9092"}, 1, "listens on 127.0.0.1 only"},
 		{[]string{"serve", "extra"}, 2, `unexpected argument "extra"`},
 	} {
@@ -99,6 +102,16 @@ func serveProc(t *testing.T, dir, broker, api string) *exec.Cmd {
 		require.True(t, time.Now().Before(deadline), "serve did not start")
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestServeDataDirInUse: a second `serve` on the data directory of a running one fails at once,
+// naming the running one's PID.
+func TestServeDataDirInUse(t *testing.T) {
+	dir := t.TempDir()
+	cmd := serveProc(t, dir, freeAddr(t), freeAddr(t))
+	code, _, stderr := runCLI(t, nil, "serve", "--user-id", "crash", "--data-dir", dir, "--broker", freeAddr(t), "--api", freeAddr(t))
+	assert.Equal(t, 1, code, stderr)
+	assert.Contains(t, stderr, fmt.Sprintf("data dir %s is in use by pinpipe (PID %d)", dir, cmd.Process.Pid))
 }
 
 // TestServeKilled kills a real `pinpipe serve` process (SIGKILL) while records are being posted
