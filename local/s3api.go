@@ -116,6 +116,9 @@ func writeXML(w http.ResponseWriter, status int, v any) {
 
 func (h *S3Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if strings.HasPrefix(r.Host, SinkBucket+".") { // virtual-hosted style: the bucket in the host
+		bucket, key = SinkBucket, strings.TrimPrefix(r.URL.Path, "/")
+	}
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch {
 	case bucket != "" && bucket != SinkBucket:
@@ -139,7 +142,7 @@ func (h *S3Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}{}) // empty: us-east-1, as S3 answers for it
 	case r.URL.Query().Get("list-type") == "2":
 		h.list(w, r, true)
-	case len(r.URL.Query()) == 0 || hasOnly(r.URL.Query(), "prefix", "delimiter", "marker", "max-keys", "encoding-type"):
+	case len(r.URL.Query()) == 0 || hasOnly(r.URL.Query(), "prefix", "delimiter", "marker", "max-keys", "encoding-type", "x-id"):
 		h.list(w, r, false)
 	default:
 		h.fail(w, r, http.StatusNotImplemented, "NotImplemented", "A header or query you provided implies functionality that is not implemented.", bucket, "")

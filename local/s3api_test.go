@@ -263,6 +263,16 @@ func TestS3APIReadOnly(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, body, string(onDisk))
 
+	// Virtual-hosted style names the bucket in the host.
+	vreq, _ := http.NewRequest("GET", srv.URL+"/"+keys[0], nil)
+	vreq.Host = SinkBucket + ".localhost"
+	vresp, err := http.DefaultClient.Do(vreq)
+	require.NoError(t, err)
+	b, _ = io.ReadAll(vresp.Body)
+	vresp.Body.Close()
+	require.Equal(t, http.StatusOK, vresp.StatusCode)
+	require.Equal(t, body, string(b))
+
 	for _, m := range []string{"GET", "OPTIONS", "PUT", "PATCH"} {
 		req, _ := http.NewRequest(m, srv.URL+"/"+SinkBucket+"/"+keys[0], nil)
 		req.Header.Set("Origin", "http://evil.example")
