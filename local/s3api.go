@@ -214,8 +214,35 @@ func (h *S3Handler) getObject(w http.ResponseWriter, r *http.Request, key string
 	w.Header().Set("ETag", etag)
 	w.Header().Set("Accept-Ranges", "bytes")
 	w.Header().Set("Content-Type", "application/json")
-	// ServeContent answers Range (206 with Content-Range), conditional requests and HEAD.
-	http.ServeContent(w, r, "", st.ModTime(), f)
+	// ServeContent answers Range (206 with Content-Range), conditional requests and HEAD; its
+	// plain-text 416 becomes S3's InvalidRange.
+	http.ServeContent(&rangeError{ResponseWriter: w, h: h, r: r, key: key}, r, "", st.ModTime(), f)
+}
+
+// rangeError turns ServeContent's 416 answer into S3's InvalidRange error body.
+type rangeError struct {
+	http.ResponseWriter
+	h       *S3Handler
+	r       *http.Request
+	key     string
+	swallow bool
+}
+
+func (e *rangeError) WriteHeader(status int) {
+	if status != http.StatusRequestedRangeNotSatisfiable {
+		e.ResponseWriter.WriteHeader(status)
+		return
+	}
+	e.swallow = true
+	e.Header().Del("Content-Length")
+	e.h.fail(e.ResponseWriter, e.r, status, "InvalidRange", "The requested range is not satisfiable", SinkBucket, e.key)
+}
+
+func (e *rangeError) Write(b []byte) (int, error) {
+	if e.swallow {
+		return len(b), nil
+	}
+	return e.ResponseWriter.Write(b)
 }
 
 // fileETag is S3's ETag of a single-part object: the quoted MD5 of its body. It leaves f at 0.

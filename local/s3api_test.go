@@ -227,6 +227,9 @@ func TestS3APIReadOnly(t *testing.T) {
 	require.Equal(t, body[2:6], string(b))
 	require.Equal(t, "bytes 2-5/"+strconv.Itoa(len(body)), aws.ToString(rng.ContentRange))
 
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(SinkBucket), Key: aws.String(keys[0]), Range: aws.String("bytes=500-600")})
+	require.Equal(t, "InvalidRange", apiErrorCode(err))
+
 	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(SinkBucket), Key: aws.String(keys[0])})
 	require.NoError(t, err)
 	require.Equal(t, int64(len(body)), aws.ToInt64(head.ContentLength))
