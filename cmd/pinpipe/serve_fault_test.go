@@ -1,0 +1,449 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ledger is what a client knows about the ids it sent: acknowledged (a 200 and no per-record
+// error), reported failed, or neither (no answer: the request was in flight at a kill).
+type ledger struct {
+	mu     sync.Mutex
+	sent   map[string]bool
+	acked  map[string]bool
+	failed map[string]bool
+}
+
+func newLedger() *ledger {
+	return &ledger{sent: map[string]bool{}, acked: map[string]bool{}, failed: map[string]bool{}}
+}
+
+func (l *ledger) send(ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		l.sent[id] = true
+	}
+}
+
+func (l *ledger) answer(id string, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if ok {
+		l.acked[id] = true
+	} else {
+		l.failed[id] = true
+	}
+}
+
+// check asserts the contract on what was read back (id → times found): every acknowledged id
+// exactly once; any other id sent at most once (reported failed or unanswered: a client resends
+// it, so it may be there or not, but never twice); nothing that was never sent.
+func (l *ledger) check(t *testing.T, where string, found map[string]int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lost, dup, alien := 0, 0, 0
+	var examples []string
+	for id := range l.acked {
+		if found[id] != 1 {
+			lost++
+			if len(examples) < 5 {
+				examples = append(examples, fmt.Sprintf("acknowledged %s found %d times", id, found[id]))
+			}
+		}
+	}
+	for id, n := range found {
+		switch {
+		case !l.sent[id]:
+			alien++
+			if len(examples) < 10 {
+				examples = append(examples, fmt.Sprintf("%s was never sent", id))
+			}
+		case n > 1 && !l.acked[id]:
+			dup++
+			if len(examples) < 10 {
+				examples = append(examples, fmt.Sprintf("unacknowledged %s found %d times", id, n))
+			}
+		}
+	}
+	unanswered := len(l.sent) - len(l.acked) - len(l.failed)
+	t.Logf("%s: %d sent, %d acknowledged, %d reported failed, %d unanswered; read back %d distinct",
+		where, len(l.sent), len(l.acked), len(l.failed), unanswered, len(found))
+	assert.NotEmpty(t, l.acked, "%s: nothing was acknowledged", where)
+	assert.Zero(t, lost+dup+alien, "%s: %d acknowledged ids not found exactly once, %d other ids found more than once, %d ids never sent; e.g.\n%s",
+		where, lost, dup, alien, strings.Join(examples, "\n"))
+}
+
+const (
+	killTopic       = "soak.pin"
+	killRESTStream  = "streaming-soak-pin"
+	killMultiStream = "soak-multi" // created through the Kinesis API with several shards
+	killBatch       = 20           // records per request
+)
+
+// TestServeKilledTenTimes SIGKILLs a real `pinpipe serve` at ten random points while clients post
+// through the REST produce route, the REST PutRecords route and the Kinesis API (aws-sdk-go-v2's
+// PutRecords, on a stream of three shards), restarting it on the same data directory each time.
+// Then it reads everything back, as a user would: the topic with a Kafka consumer, the streams
+// with GetShardIterator TRIM_HORIZON and GetRecords on every shard, and the sink's objects once
+// the sink has caught up. Every acknowledged id must be there exactly once; ids reported failed
+// or unanswered (in flight at a kill) may be absent or there once. PINPIPE_KILL_SEED replays a run.
+func TestServeKilledTenTimes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts pinpipe serve ten times")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("PINPIPE_KILL_SEED"); s != "" {
+		var err error
+		seed, err = strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, "PINPIPE_KILL_SEED")
+	}
+	t.Logf("PINPIPE_KILL_SEED=%d", seed)
+	rng := rand.New(rand.NewPCG(seed, 10))
+
+	dir := filepath.Join(t.TempDir(), "data")
+	broker, api := freeAddr(t), freeAddr(t)
+	srv := startServe(t, dir, broker, api, "--user-id", "soak", "--flush-size", "50", "--rotate-interval", "500ms")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("serve log %s:\n%s", srv.logPath, tail(srv.logPath, 30))
+		}
+	})
+	ctx := t.Context()
+	kc := kinesisSDK(api)
+	_, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(killMultiStream), ShardCount: aws.Int32(3)})
+	require.NoError(t, err)
+	require.NoError(t, kinesis.NewStreamExistsWaiter(kc).Wait(ctx,
+		&kinesis.DescribeStreamInput{StreamName: aws.String(killMultiStream)}, 10*time.Second,
+		func(o *kinesis.StreamExistsWaiterOptions) { o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second }))
+
+	topic, restStream, multiStream := newLedger(), newLedger(), newLedger()
+	load, stopLoad := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range 2 {
+		wg.Go(func() { postProduce(load, t, client, api, fmt.Sprintf("p%d", w), topic) })
+	}
+	wg.Go(func() { postPutRecords(load, t, client, api, "r", restStream) })
+	wg.Go(func() { sdkPutRecords(load, t, kc, "k", multiStream) })
+
+	var ups []time.Duration
+	for i := range 10 {
+		up := time.Duration(200+rng.IntN(2300)) * time.Millisecond
+		time.Sleep(up)
+		srv.kill()
+		// Down for a moment too: the clients meet refused connections, not only cut ones.
+		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
+		srv.restart(t)
+		ups = append(ups, srv.started.Round(time.Millisecond))
+		t.Logf("kill %d after %s up; back in %s", i+1, up, srv.started.Round(time.Millisecond))
+	}
+	time.Sleep(300 * time.Millisecond) // some load on the last process too
+	stopLoad()
+	wg.Wait()
+
+	// Read back from the running server.
+	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(killTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(rctx, killTopic)
+	require.NoError(t, err)
+	require.NoError(t, ends.Error())
+	endOf := map[int32]int64{}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { endOf[o.Partition] = o.Offset; total += o.Offset })
+
+	inTopic := map[string]int{}
+	for got := int64(0); got < total; {
+		fs := cl.PollFetches(rctx)
+		require.NoError(t, rctx.Err(), "consumed %d of %d records of %s", got, total, killTopic)
+		fs.EachError(func(tp string, p int32, err error) { t.Fatalf("consume %s/%d: %v", tp, p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset < endOf[r.Partition] {
+				got++
+				inTopic[idOf(t, r.Value)]++
+			}
+		})
+	}
+	topic.check(t, "topic "+killTopic+" (Kafka consumer)", inTopic)
+
+	for _, s := range []struct {
+		name string
+		l    *ledger
+	}{{killRESTStream, restStream}, {killMultiStream, multiStream}} {
+		found := map[string]int{}
+		require.NoError(t, readStream(rctx, kc, s.name, func(_ string, data []byte) { found[idOf(t, data)]++ }))
+		s.l.check(t, "stream "+s.name+" (GetRecords)", found)
+	}
+
+	inSink := waitSinkCaughtUp(t, rctx, filepath.Join(dir, "s3", "topics", killTopic), killTopic, endOf)
+	topic.check(t, "sink of "+killTopic, inSink)
+	t.Logf("restart times: %v", ups)
+}
+
+type idValue struct {
+	ID string `json:"id"`
+}
+
+func idOf(t *testing.T, b []byte) string {
+	var v idValue
+	if err := json.Unmarshal(b, &v); err != nil || v.ID == "" {
+		t.Errorf("record %q: want {\"id\":...}: %v", b, err)
+	}
+	return v.ID
+}
+
+// pad makes a record a realistic size (about 200 bytes).
+var pad = strings.Repeat("x", 180)
+
+func ids(prefix string, n, batch int) []string {
+	out := make([]string, batch)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d-%d", prefix, n, i)
+	}
+	return out
+}
+
+// postProduce posts batches to the REST produce route (Kafka REST v2) until ctx ends.
+func postProduce(ctx context.Context, t *testing.T, client *http.Client, api, prefix string, l *ledger) {
+	for n := 0; ctx.Err() == nil; n++ {
+		batch := ids(prefix, n, killBatch)
+		var b strings.Builder
+		b.WriteString(`{"records":[`)
+		for i, id := range batch {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"value":{"id":%q,"pad":%q}}`, id, pad)
+		}
+		b.WriteString(`]}`)
+		l.send(batch)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+"/topics/"+killTopic, strings.NewReader(b.String()))
+		req.Header.Set("Content-Type", "application/vnd.kafka.json.v2+json")
+		status, body, ok := do(client, req)
+		if !ok {
+			continue // no answer: neither acknowledged nor failed
+		}
+		if status != http.StatusOK {
+			for _, id := range batch {
+				l.answer(id, false)
+			}
+			continue
+		}
+		var resp struct {
+			Offsets []struct {
+				ErrorCode *int    `json:"error_code"`
+				Error     *string `json:"error"`
+			} `json:"offsets"`
+		}
+		if err := json.Unmarshal(body, &resp); err != nil {
+			t.Errorf("produce answered 200 with %q: %v", body, err)
+			continue
+		}
+		if !assert.Len(t, resp.Offsets, len(batch), "produce answer %s", body) {
+			continue
+		}
+		for i, o := range resp.Offsets {
+			l.answer(batch[i], o.ErrorCode == nil && o.Error == nil)
+		}
+	}
+}
+
+// postPutRecords sends batches to the REST PutRecords route until ctx ends.
+func postPutRecords(ctx context.Context, t *testing.T, client *http.Client, api, prefix string, l *ledger) {
+	for n := 0; ctx.Err() == nil; n++ {
+		batch := ids(prefix, n, killBatch)
+		var b strings.Builder
+		b.WriteString(`{"records":[`)
+		for i, id := range batch {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"data":{"id":%q,"pad":%q},"partition-key":%q}`, id, pad, id)
+		}
+		b.WriteString(`]}`)
+		l.send(batch)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+api+"/streams/"+killRESTStream+"/records", strings.NewReader(b.String()))
+		req.Header.Set("Content-Type", "application/json")
+		status, body, ok := do(client, req)
+		if !ok {
+			continue
+		}
+		if status != http.StatusOK {
+			for _, id := range batch {
+				l.answer(id, false)
+			}
+			continue
+		}
+		var resp struct {
+			Records []struct{ ErrorCode, SequenceNumber string }
+		}
+		if err := json.Unmarshal(body, &resp); err != nil {
+			t.Errorf("PutRecords answered 200 with %q: %v", body, err)
+			continue
+		}
+		if !assert.Len(t, resp.Records, len(batch), "PutRecords answer %s", body) {
+			continue
+		}
+		for i, r := range resp.Records {
+			l.answer(batch[i], r.ErrorCode == "" && r.SequenceNumber != "")
+		}
+	}
+}
+
+// sdkPutRecords sends batches with aws-sdk-go-v2's PutRecords until ctx ends.
+func sdkPutRecords(ctx context.Context, t *testing.T, kc *kinesis.Client, prefix string, l *ledger) {
+	for n := 0; ctx.Err() == nil; n++ {
+		batch := ids(prefix, n, killBatch)
+		entries := make([]ktypes.PutRecordsRequestEntry, len(batch))
+		for i, id := range batch {
+			entries[i] = ktypes.PutRecordsRequestEntry{PartitionKey: aws.String(id),
+				Data: fmt.Appendf(nil, `{"id":%q,"pad":%q}`, id, pad)}
+		}
+		l.send(batch)
+		out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(killMultiStream), Records: entries})
+		if err != nil {
+			var re interface{ HTTPStatusCode() int }
+			if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
+				for _, id := range batch {
+					l.answer(id, false) // the server answered with an error
+				}
+			} else {
+				time.Sleep(10 * time.Millisecond) // no answer: the server is down
+			}
+			continue
+		}
+		if !assert.Len(t, out.Records, len(batch)) {
+			continue
+		}
+		for i, r := range out.Records {
+			l.answer(batch[i], r.ErrorCode == nil && aws.ToString(r.SequenceNumber) != "")
+		}
+	}
+}
+
+// do sends a request and reads the whole answer; ok is false when there was no complete answer.
+func do(client *http.Client, req *http.Request) (status int, body []byte, ok bool) {
+	resp, err := client.Do(req)
+	if err != nil {
+		time.Sleep(10 * time.Millisecond) // the server is down: do not spin
+		return 0, nil, false
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, nil, false
+	}
+	return resp.StatusCode, body, true
+}
+
+var sinkObject = regexp.MustCompile(`^(.+)\+(\d+)\+(\d{10})\.json$`)
+
+// waitSinkCaughtUp waits until the sink's objects under topicDir hold every record up to the
+// end offsets, checking that each partition's objects are contiguous from offset 0, and returns
+// how often each id is in them.
+func waitSinkCaughtUp(t *testing.T, ctx context.Context, topicDir, topic string, ends map[int32]int64) map[string]int {
+	t.Helper()
+	for {
+		found, counts, err := readSink(topicDir, topic)
+		require.NoError(t, err)
+		caughtUp := true
+		for p, end := range ends {
+			require.LessOrEqual(t, counts[p], end, "partition %d: the sink holds more records than the topic", p)
+			if counts[p] < end {
+				caughtUp = false
+			}
+		}
+		if caughtUp {
+			return found
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the sink did not catch up: it holds %v records per partition, the topic %v", counts, ends)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readSink reads a topic's sink objects (partition=N/<topic>+N+<offset>.json, one record a line).
+func readSink(topicDir, topic string) (found map[string]int, counts map[int32]int64, err error) {
+	found, counts = map[string]int{}, map[int32]int64{}
+	parts, err := os.ReadDir(topicDir)
+	if os.IsNotExist(err) {
+		return found, counts, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, pd := range parts {
+		p, perr := strconv.ParseInt(strings.TrimPrefix(pd.Name(), "partition="), 10, 32)
+		if !pd.IsDir() || !strings.HasPrefix(pd.Name(), "partition=") || perr != nil {
+			return nil, nil, fmt.Errorf("unexpected %s in %s", pd.Name(), topicDir)
+		}
+		ents, err := os.ReadDir(filepath.Join(topicDir, pd.Name()))
+		if err != nil {
+			return nil, nil, err
+		}
+		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+		var next int64
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue // a temporary file of a write in progress
+			}
+			m := sinkObject.FindStringSubmatch(e.Name())
+			if m == nil || m[1] != topic || m[2] != strconv.FormatInt(p, 10) {
+				return nil, nil, fmt.Errorf("unexpected object %s in %s", e.Name(), pd.Name())
+			}
+			if off, _ := strconv.ParseInt(m[3], 10, 64); off != next {
+				return nil, nil, fmt.Errorf("object %s does not start where the previous ended (%d)", e.Name(), next)
+			}
+			f, err := os.Open(filepath.Join(topicDir, pd.Name(), e.Name()))
+			if err != nil {
+				return nil, nil, err
+			}
+			sc := bufio.NewScanner(f)
+			sc.Buffer(nil, 16<<20)
+			for sc.Scan() {
+				var v idValue
+				if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+					f.Close()
+					return nil, nil, fmt.Errorf("object %s: line %q: %w", e.Name(), sc.Text(), err)
+				}
+				found[v.ID]++
+				next++
+			}
+			f.Close()
+			if err := sc.Err(); err != nil {
+				return nil, nil, fmt.Errorf("object %s: %w", e.Name(), err)
+			}
+		}
+		counts[int32(p)] = next
+	}
+	return found, counts, nil
+}
