@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -29,16 +30,17 @@ import (
 )
 
 // ledger is what a client knows about the ids it sent: acknowledged (a 200 and no per-record
-// error), reported failed, or neither (no answer: the request was in flight at a kill).
+// error) with where the answer said it was stored, reported failed, or neither (no answer: the
+// request was in flight at a kill).
 type ledger struct {
 	mu     sync.Mutex
 	sent   map[string]bool
-	acked  map[string]bool
+	acked  map[string]string // id → "partition/offset" or "shard/sequence number" from the answer
 	failed map[string]bool
 }
 
 func newLedger() *ledger {
-	return &ledger{sent: map[string]bool{}, acked: map[string]bool{}, failed: map[string]bool{}}
+	return &ledger{sent: map[string]bool{}, acked: map[string]string{}, failed: map[string]bool{}}
 }
 
 func (l *ledger) send(ids []string) {
@@ -49,53 +51,78 @@ func (l *ledger) send(ids []string) {
 	}
 }
 
-func (l *ledger) answer(id string, ok bool) {
+// ack records an acknowledged id and where the answer said it is.
+func (l *ledger) ack(id, at string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if ok {
-		l.acked[id] = true
-	} else {
+	l.acked[id] = at
+}
+
+// unsend forgets ids whose request never reached the server (the connection was refused).
+func (l *ledger) unsend(ids []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		delete(l.sent, id)
+	}
+}
+
+func (l *ledger) fail(ids ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
 		l.failed[id] = true
 	}
 }
 
-// check asserts the contract on what was read back (id → times found): every acknowledged id
-// exactly once; any other id sent at most once (reported failed or unanswered: a client resends
-// it, so it may be there or not, but never twice); nothing that was never sent.
-func (l *ledger) check(t *testing.T, where string, found map[string]int) {
+// check asserts the contract on what was read back (id → the places it was found): every
+// acknowledged id exactly once, at the place its answer named, and no place (offset, sequence
+// number) named in two answers; any other id at most once (reported failed or unanswered: a
+// client resends it, so it may be there or not, but never twice); nothing that was never sent.
+func (l *ledger) check(t *testing.T, where string, found map[string][]string) {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	lost, dup, alien := 0, 0, 0
+	lost, moved, dup, alien, reused := 0, 0, 0, 0, 0
 	var examples []string
-	for id := range l.acked {
-		if found[id] != 1 {
-			lost++
-			if len(examples) < 5 {
-				examples = append(examples, fmt.Sprintf("acknowledged %s found %d times", id, found[id]))
-			}
+	example := func(format string, args ...any) {
+		if len(examples) < 10 {
+			examples = append(examples, fmt.Sprintf(format, args...))
 		}
 	}
-	for id, n := range found {
-		switch {
+	owner := map[string]string{} // place → the acknowledged id the answer put there
+	for id, at := range l.acked {
+		if other, ok := owner[at]; ok {
+			reused++
+			example("acknowledged %s and %s: both answers said %s", id, other, at)
+		}
+		owner[at] = id
+		switch got := found[id]; {
+		case len(got) != 1:
+			lost++
+			example("acknowledged %s (at %s) found %d times %v", id, at, len(got), got)
+		case got[0] != at:
+			moved++
+			example("acknowledged %s: the answer said %s, it is at %s", id, at, got[0])
+		}
+	}
+	for id, got := range found {
+		switch _, acked := l.acked[id]; {
 		case !l.sent[id]:
 			alien++
-			if len(examples) < 10 {
-				examples = append(examples, fmt.Sprintf("%s was never sent", id))
-			}
-		case n > 1 && !l.acked[id]:
+			example("%s was never sent", id)
+		case len(got) > 1 && !acked:
 			dup++
-			if len(examples) < 10 {
-				examples = append(examples, fmt.Sprintf("unacknowledged %s found %d times", id, n))
-			}
+			example("unacknowledged %s found %d times %v", id, len(got), got)
 		}
 	}
 	unanswered := len(l.sent) - len(l.acked) - len(l.failed)
 	t.Logf("%s: %d sent, %d acknowledged, %d reported failed, %d unanswered; read back %d distinct",
 		where, len(l.sent), len(l.acked), len(l.failed), unanswered, len(found))
 	assert.NotEmpty(t, l.acked, "%s: nothing was acknowledged", where)
-	assert.Zero(t, lost+dup+alien, "%s: %d acknowledged ids not found exactly once, %d other ids found more than once, %d ids never sent; e.g.\n%s",
-		where, lost, dup, alien, strings.Join(examples, "\n"))
+	assert.Zero(t, lost+moved+reused+dup+alien, "%s: %d acknowledged ids not found exactly once, %d not where the answer said, "+
+		"%d answers naming a place already given, %d other ids found more than once, %d ids never sent; e.g.\n%s",
+		where, lost, moved, reused, dup, alien, strings.Join(examples, "\n"))
 }
 
 const (
@@ -180,7 +207,7 @@ func TestServeKilledTenTimes(t *testing.T) {
 	var total int64
 	ends.Each(func(o kadm.ListedOffset) { endOf[o.Partition] = o.Offset; total += o.Offset })
 
-	inTopic := map[string]int{}
+	inTopic := map[string][]string{}
 	for got := int64(0); got < total; {
 		fs := cl.PollFetches(rctx)
 		require.NoError(t, rctx.Err(), "consumed %d of %d records of %s", got, total, killTopic)
@@ -188,7 +215,8 @@ func TestServeKilledTenTimes(t *testing.T) {
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Offset < endOf[r.Partition] {
 				got++
-				inTopic[idOf(t, r.Value)]++
+				id := idOf(t, r.Value)
+				inTopic[id] = append(inTopic[id], fmt.Sprintf("%d/%d", r.Partition, r.Offset))
 			}
 		})
 	}
@@ -198,8 +226,14 @@ func TestServeKilledTenTimes(t *testing.T) {
 		name string
 		l    *ledger
 	}{{killRESTStream, restStream}, {killMultiStream, multiStream}} {
-		found := map[string]int{}
-		require.NoError(t, readStream(rctx, kc, s.name, func(_ string, data []byte) { found[idOf(t, data)]++ }))
+		found := map[string][]string{}
+		last := map[string]string{} // shard → the last sequence number read
+		require.NoError(t, readStream(rctx, kc, s.name, func(shard, seq string, data []byte) {
+			assert.True(t, seqLess(last[shard], seq), "%s/%s: sequence number %s after %s", s.name, shard, seq, last[shard])
+			last[shard] = seq
+			id := idOf(t, data)
+			found[id] = append(found[id], shard+"/"+seq)
+		}))
 		s.l.check(t, "stream "+s.name+" (GetRecords)", found)
 	}
 
@@ -247,18 +281,22 @@ func postProduce(ctx context.Context, t *testing.T, client *http.Client, api, pr
 		l.send(batch)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+"/topics/"+killTopic, strings.NewReader(b.String()))
 		req.Header.Set("Content-Type", "application/vnd.kafka.json.v2+json")
-		status, body, ok := do(client, req)
-		if !ok {
+		status, body, err := doErr(client, req)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			l.unsend(batch) // the server is down: nothing was sent
+			continue
+		}
+		if err != nil {
 			continue // no answer: neither acknowledged nor failed
 		}
 		if status != http.StatusOK {
-			for _, id := range batch {
-				l.answer(id, false)
-			}
+			l.fail(batch...)
 			continue
 		}
 		var resp struct {
 			Offsets []struct {
+				Partition int32   `json:"partition"`
+				Offset    int64   `json:"offset"`
 				ErrorCode *int    `json:"error_code"`
 				Error     *string `json:"error"`
 			} `json:"offsets"`
@@ -271,7 +309,11 @@ func postProduce(ctx context.Context, t *testing.T, client *http.Client, api, pr
 			continue
 		}
 		for i, o := range resp.Offsets {
-			l.answer(batch[i], o.ErrorCode == nil && o.Error == nil)
+			if o.ErrorCode == nil && o.Error == nil {
+				l.ack(batch[i], fmt.Sprintf("%d/%d", o.Partition, o.Offset))
+			} else {
+				l.fail(batch[i])
+			}
 		}
 	}
 }
@@ -292,18 +334,20 @@ func postPutRecords(ctx context.Context, t *testing.T, client *http.Client, api,
 		l.send(batch)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+api+"/streams/"+killRESTStream+"/records", strings.NewReader(b.String()))
 		req.Header.Set("Content-Type", "application/json")
-		status, body, ok := do(client, req)
-		if !ok {
+		status, body, err := doErr(client, req)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			l.unsend(batch) // the server is down: nothing was sent
 			continue
 		}
+		if err != nil {
+			continue // no answer: neither acknowledged nor failed
+		}
 		if status != http.StatusOK {
-			for _, id := range batch {
-				l.answer(id, false)
-			}
+			l.fail(batch...)
 			continue
 		}
 		var resp struct {
-			Records []struct{ ErrorCode, SequenceNumber string }
+			Records []struct{ ErrorCode, SequenceNumber, ShardId string }
 		}
 		if err := json.Unmarshal(body, &resp); err != nil {
 			t.Errorf("PutRecords answered 200 with %q: %v", body, err)
@@ -313,7 +357,11 @@ func postPutRecords(ctx context.Context, t *testing.T, client *http.Client, api,
 			continue
 		}
 		for i, r := range resp.Records {
-			l.answer(batch[i], r.ErrorCode == "" && r.SequenceNumber != "")
+			if r.ErrorCode == "" && r.SequenceNumber != "" {
+				l.ack(batch[i], r.ShardId+"/"+r.SequenceNumber)
+			} else {
+				l.fail(batch[i])
+			}
 		}
 	}
 }
@@ -331,12 +379,14 @@ func sdkPutRecords(ctx context.Context, t *testing.T, kc *kinesis.Client, prefix
 		out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(killMultiStream), Records: entries})
 		if err != nil {
 			var re interface{ HTTPStatusCode() int }
-			if errors.As(err, &re) && re.HTTPStatusCode() != 0 {
-				for _, id := range batch {
-					l.answer(id, false) // the server answered with an error
-				}
-			} else {
-				time.Sleep(10 * time.Millisecond) // no answer: the server is down
+			switch {
+			case errors.As(err, &re) && re.HTTPStatusCode() != 0:
+				l.fail(batch...) // the server answered with an error
+			case errors.Is(err, syscall.ECONNREFUSED):
+				l.unsend(batch) // the server is down: nothing was sent
+				time.Sleep(10 * time.Millisecond)
+			default:
+				time.Sleep(10 * time.Millisecond) // no answer
 			}
 			continue
 		}
@@ -344,32 +394,42 @@ func sdkPutRecords(ctx context.Context, t *testing.T, kc *kinesis.Client, prefix
 			continue
 		}
 		for i, r := range out.Records {
-			l.answer(batch[i], r.ErrorCode == nil && aws.ToString(r.SequenceNumber) != "")
+			if r.ErrorCode == nil && aws.ToString(r.SequenceNumber) != "" {
+				l.ack(batch[i], aws.ToString(r.ShardId)+"/"+aws.ToString(r.SequenceNumber))
+			} else {
+				l.fail(batch[i])
+			}
 		}
 	}
 }
 
 // do sends a request and reads the whole answer; ok is false when there was no complete answer.
 func do(client *http.Client, req *http.Request) (status int, body []byte, ok bool) {
+	status, body, err := doErr(client, req)
+	return status, body, err == nil
+}
+
+// doErr is do with the error that kept the answer from arriving.
+func doErr(client *http.Client, req *http.Request) (status int, body []byte, err error) {
 	resp, err := client.Do(req)
 	if err != nil {
 		time.Sleep(10 * time.Millisecond) // the server is down: do not spin
-		return 0, nil, false
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	body, err = io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, nil, false
+		return 0, nil, err
 	}
-	return resp.StatusCode, body, true
+	return resp.StatusCode, body, nil
 }
 
 var sinkObject = regexp.MustCompile(`^(.+)\+(\d+)\+(\d{10})\.json$`)
 
 // waitSinkCaughtUp waits until the sink's objects under topicDir hold every record up to the
 // end offsets, checking that each partition's objects are contiguous from offset 0, and returns
-// how often each id is in them.
-func waitSinkCaughtUp(t *testing.T, ctx context.Context, topicDir, topic string, ends map[int32]int64) map[string]int {
+// where each id is in them ("partition/offset").
+func waitSinkCaughtUp(t *testing.T, ctx context.Context, topicDir, topic string, ends map[int32]int64) map[string][]string {
 	t.Helper()
 	for {
 		found, counts, err := readSink(topicDir, topic)
@@ -392,8 +452,8 @@ func waitSinkCaughtUp(t *testing.T, ctx context.Context, topicDir, topic string,
 }
 
 // readSink reads a topic's sink objects (partition=N/<topic>+N+<offset>.json, one record a line).
-func readSink(topicDir, topic string) (found map[string]int, counts map[int32]int64, err error) {
-	found, counts = map[string]int{}, map[int32]int64{}
+func readSink(topicDir, topic string) (found map[string][]string, counts map[int32]int64, err error) {
+	found, counts = map[string][]string{}, map[int32]int64{}
 	parts, err := os.ReadDir(topicDir)
 	if os.IsNotExist(err) {
 		return found, counts, nil
@@ -435,7 +495,7 @@ func readSink(topicDir, topic string) (found map[string]int, counts map[int32]in
 					f.Close()
 					return nil, nil, fmt.Errorf("object %s: line %q: %w", e.Name(), sc.Text(), err)
 				}
-				found[v.ID]++
+				found[v.ID] = append(found[v.ID], fmt.Sprintf("%d/%d", p, next))
 				next++
 			}
 			f.Close()
@@ -446,4 +506,13 @@ func readSink(topicDir, topic string) (found map[string]int, counts map[int32]in
 		counts[int32(p)] = next
 	}
 	return found, counts, nil
+}
+
+// seqLess reports whether Kinesis sequence number a comes before b ("" before any): they are
+// decimal numbers of up to 128 bits.
+func seqLess(a, b string) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	return a < b
 }

@@ -34,6 +34,9 @@ type serveProcess struct {
 	args    []string
 	logPath string
 	started time.Duration // from exec to the API's first answer
+	// startTimeout bounds the wait for the API to answer (default 60 s): a server that reloads
+	// its whole history can take minutes.
+	startTimeout time.Duration
 }
 
 // startServe starts `pinpipe serve` on dir with the given addresses (127.0.0.1:PORT) and extra
@@ -63,7 +66,11 @@ func (p *serveProcess) start(tb testing.TB) {
 	go func() { exited <- cmd.Wait() }()
 	p.cmd, p.exited = cmd, exited
 	client := &http.Client{Timeout: time.Second}
-	for deadline := t0.Add(60 * time.Second); ; {
+	timeout := p.startTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	for deadline := t0.Add(timeout); ; {
 		resp, err := client.Get("http://" + p.api + "/topics")
 		if err == nil {
 			resp.Body.Close()
@@ -78,7 +85,7 @@ func (p *serveProcess) start(tb testing.TB) {
 		}
 		if time.Now().After(deadline) {
 			p.kill()
-			tb.Fatalf("pinpipe serve's API did not answer within 60 s; log %s:\n%s", p.logPath, tail(p.logPath, 40))
+			tb.Fatalf("pinpipe serve's API did not answer within %s; log %s:\n%s", timeout, p.logPath, tail(p.logPath, 40))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -163,8 +170,8 @@ func kinesisSDK(api string) *kinesis.Client {
 }
 
 // readStream reads every record of every shard of a stream from TRIM_HORIZON, through the
-// Kinesis API, and calls fn with each record's data.
-func readStream(ctx context.Context, kc *kinesis.Client, stream string, fn func(shard string, data []byte)) error {
+// Kinesis API, and calls fn with each record's shard, sequence number and data.
+func readStream(ctx context.Context, kc *kinesis.Client, stream string, fn func(shard, seq string, data []byte)) error {
 	var shards []string
 	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
 	for {
@@ -193,7 +200,7 @@ func readStream(ctx context.Context, kc *kinesis.Client, stream string, fn func(
 				return fmt.Errorf("get records of %s/%s: %w", stream, sh, err)
 			}
 			for _, r := range out.Records {
-				fn(sh, r.Data)
+				fn(sh, aws.ToString(r.SequenceNumber), r.Data)
 			}
 			if len(out.Records) == 0 && aws.ToInt64(out.MillisBehindLatest) == 0 {
 				break

@@ -55,6 +55,7 @@ func BenchmarkSoakServe(b *testing.B) {
 	b.Run("PutRecords", func(b *testing.B) {
 		srv := startServe(b, filepath.Join(b.TempDir(), "data"), freeAddr(b), freeAddr(b),
 			"--user-id", "soak", "--flush-size", "1000")
+		srv.startTimeout = 10 * time.Minute
 		bodies := putRecordsBodies(recs)
 		send := func(ctx context.Context, c *http.Client, i int) (int, error) {
 			return sendPutRecords(ctx, c, srv.api, "streaming-soak-pin", bodies[i%len(bodies)])
@@ -74,6 +75,7 @@ func BenchmarkSoakServe(b *testing.B) {
 	b.Run("Produce", func(b *testing.B) {
 		srv := startServe(b, filepath.Join(b.TempDir(), "data"), freeAddr(b), freeAddr(b),
 			"--user-id", "soak", "--flush-size", "1000")
+		srv.startTimeout = 10 * time.Minute
 		bodies := produceBodies(recs)
 		send := func(ctx context.Context, c *http.Client, i int) (int, error) {
 			return sendProduce(ctx, c, srv.api, "soak.pin", bodies[i%len(bodies)])
