@@ -182,6 +182,9 @@ func TestServeKilledTenTimes(t *testing.T) {
 	for i := range 10 {
 		up := time.Duration(200+rng.IntN(2300)) * time.Millisecond
 		time.Sleep(up)
+		if exited, err := srv.exited(); exited {
+			t.Fatalf("pinpipe serve exited by itself (%v) before kill %d; log %s:\n%s", err, i+1, srv.logPath, tail(srv.logPath, 40))
+		}
 		srv.kill()
 		// Down for a moment too: the clients meet refused connections, not only cut ones.
 		time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
@@ -192,6 +195,9 @@ func TestServeKilledTenTimes(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // some load on the last process too
 	stopLoad()
 	wg.Wait()
+	if exited, err := srv.exited(); exited {
+		t.Fatalf("pinpipe serve exited by itself (%v); log %s:\n%s", err, srv.logPath, tail(srv.logPath, 40))
+	}
 
 	// Read back from the running server.
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -204,17 +210,24 @@ func TestServeKilledTenTimes(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ends.Error())
 	endOf := map[int32]int64{}
-	var total int64
-	ends.Each(func(o kadm.ListedOffset) { endOf[o.Partition] = o.Offset; total += o.Offset })
+	ends.Each(func(o kadm.ListedOffset) { endOf[o.Partition] = o.Offset })
 
 	inTopic := map[string][]string{}
-	for got := int64(0); got < total; {
+	next := map[int32]int64{} // partition → the offset after the last record consumed
+	for reached := func() bool {
+		for p, end := range endOf {
+			if next[p] < end {
+				return false
+			}
+		}
+		return true
+	}; !reached(); {
 		fs := cl.PollFetches(rctx)
-		require.NoError(t, rctx.Err(), "consumed %d of %d records of %s", got, total, killTopic)
+		require.NoError(t, rctx.Err(), "consumed up to %v of %v in %s", next, endOf, killTopic)
 		fs.EachError(func(tp string, p int32, err error) { t.Fatalf("consume %s/%d: %v", tp, p, err) })
 		fs.EachRecord(func(r *kgo.Record) {
+			next[r.Partition] = r.Offset + 1
 			if r.Offset < endOf[r.Partition] {
-				got++
 				id := idOf(t, r.Value)
 				inTopic[id] = append(inTopic[id], fmt.Sprintf("%d/%d", r.Partition, r.Offset))
 			}
@@ -228,12 +241,16 @@ func TestServeKilledTenTimes(t *testing.T) {
 	}{{killRESTStream, restStream}, {killMultiStream, multiStream}} {
 		found := map[string][]string{}
 		last := map[string]string{} // shard → the last sequence number read
+		var disorder []string
 		require.NoError(t, readStream(rctx, kc, s.name, func(shard, seq string, data []byte) {
-			assert.True(t, seqLess(last[shard], seq), "%s/%s: sequence number %s after %s", s.name, shard, seq, last[shard])
+			if !seqLess(last[shard], seq) {
+				disorder = append(disorder, fmt.Sprintf("%s: %s after %s", shard, seq, last[shard]))
+			}
 			last[shard] = seq
 			id := idOf(t, data)
 			found[id] = append(found[id], shard+"/"+seq)
 		}))
+		assert.Empty(t, disorder, "%s: sequence numbers not increasing within a shard", s.name)
 		s.l.check(t, "stream "+s.name+" (GetRecords)", found)
 	}
 

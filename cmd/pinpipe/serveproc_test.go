@@ -27,7 +27,8 @@ import (
 // store, sink and API do inside.
 type serveProcess struct {
 	cmd     *exec.Cmd
-	exited  chan error // the exit status, once the process ended
+	done    chan struct{} // closed once the process ended
+	waitErr error         // its exit status, once done
 	dir     string
 	api     string
 	broker  string
@@ -62,9 +63,9 @@ func (p *serveProcess) start(tb testing.TB) {
 	cmd.Stdout, cmd.Stderr = log, log
 	t0 := time.Now()
 	require.NoError(tb, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	p.cmd, p.exited = cmd, exited
+	done := make(chan struct{})
+	go func() { p.waitErr = cmd.Wait(); close(done) }()
+	p.cmd, p.done = cmd, done
 	client := &http.Client{Timeout: time.Second}
 	timeout := p.startTimeout
 	if timeout == 0 {
@@ -77,11 +78,9 @@ func (p *serveProcess) start(tb testing.TB) {
 			p.started = time.Since(t0)
 			return
 		}
-		select {
-		case err := <-exited:
+		if exited, err := p.exited(); exited {
 			p.cmd = nil
 			tb.Fatalf("pinpipe serve exited before its API answered (%v); log %s:\n%s", err, p.logPath, tail(p.logPath, 40))
-		default:
 		}
 		if time.Now().After(deadline) {
 			p.kill()
@@ -97,8 +96,18 @@ func (p *serveProcess) kill() {
 		return
 	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.exited
+	<-p.done
 	p.cmd = nil
+}
+
+// exited reports whether the process has ended, and its exit status.
+func (p *serveProcess) exited() (bool, error) {
+	select {
+	case <-p.done:
+		return true, p.waitErr
+	default:
+		return false, nil
+	}
 }
 
 // restart starts the process again on the same data directory and flags.
@@ -115,20 +124,22 @@ func (p *serveProcess) stop(timeout time.Duration) error {
 	}
 	p.cmd.Process.Signal(os.Interrupt)
 	select {
-	case err := <-p.exited:
+	case <-p.done:
 		p.cmd = nil
-		return err
+		return p.waitErr
 	case <-time.After(timeout):
 		p.kill()
 		return fmt.Errorf("pinpipe serve did not stop within %s after SIGINT", timeout)
 	}
 }
 
-func (p *serveProcess) pid() int { return p.cmd.Process.Pid }
-
 // memory reads the process's peak resident set (VmHWM) and current one (VmRSS), in bytes.
 func (p *serveProcess) memory() (hwm, rss int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid()))
+	if p.cmd == nil {
+		return 0, 0, fmt.Errorf("pinpipe serve is not running")
+	}
+	pid := p.cmd.Process.Pid
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, fmt.Errorf("read the memory of pinpipe serve: %w", err)
 	}
@@ -151,7 +162,7 @@ func (p *serveProcess) memory() (hwm, rss int64, err error) {
 		}
 	}
 	if hwm == 0 || rss == 0 {
-		return 0, 0, fmt.Errorf("no VmHWM/VmRSS in /proc/%d/status", p.pid())
+		return 0, 0, fmt.Errorf("no VmHWM/VmRSS in /proc/%d/status (exited?)", pid)
 	}
 	return hwm, rss, nil
 }
