@@ -284,7 +284,12 @@ func ids(prefix string, n, batch int) []string {
 
 // postProduce posts batches to the REST produce route (Kafka REST v2) until ctx ends.
 func postProduce(ctx context.Context, t *testing.T, client *http.Client, api, prefix string, l *ledger) {
-	for n := 0; ctx.Err() == nil; n++ {
+	postProduceN(ctx, t, client, api, prefix, l, -1)
+}
+
+// postProduceN posts requests batches (all of them if requests < 0) until ctx ends.
+func postProduceN(ctx context.Context, t *testing.T, client *http.Client, api, prefix string, l *ledger, requests int) {
+	for n := 0; ctx.Err() == nil && n != requests; n++ {
 		batch := ids(prefix, n, killBatch)
 		var b strings.Builder
 		b.WriteString(`{"records":[`)
@@ -532,4 +537,31 @@ func seqLess(a, b string) bool {
 		return len(a) < len(b)
 	}
 	return a < b
+}
+
+// TestServeInterruptFlushesSink posts records through the REST produce route, then presses
+// Ctrl-C (SIGINT) on `pinpipe serve` as soon as the last one is acknowledged: the README says
+// Ctrl-C flushes the sink, so once the process has exited (status 0) every acknowledged record
+// is in the sink's objects exactly once, without a restart.
+func TestServeInterruptFlushesSink(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	broker, api := freeAddr(t), freeAddr(t)
+	srv := startServe(t, dir, broker, api, "--user-id", "soak", "--flush-size", "10")
+	topic := newLedger()
+	client := &http.Client{Timeout: 30 * time.Second}
+	const clients, requests = 4, 80 // 80 requests of killBatch records each
+	var wg sync.WaitGroup
+	for w := range clients {
+		wg.Go(func() {
+			postProduceN(t.Context(), t, client, api, fmt.Sprintf("i%d", w), topic, requests)
+		})
+	}
+	wg.Wait()
+	require.NoError(t, srv.stop(2*time.Minute), "Ctrl-C: exit status; log %s:\n%s", srv.logPath, tail(srv.logPath, 20))
+
+	found, counts, err := readSink(filepath.Join(dir, "s3", "topics", killTopic), killTopic)
+	require.NoError(t, err)
+	require.Len(t, topic.acked, clients*requests*killBatch, "every record acknowledged")
+	t.Logf("the sink holds %v records per partition after Ctrl-C", counts)
+	topic.check(t, "sink of "+killTopic+" after Ctrl-C", found)
 }
