@@ -342,7 +342,12 @@ func postProduceN(ctx context.Context, t *testing.T, client *http.Client, api, p
 
 // postPutRecords sends batches to the REST PutRecords route until ctx ends.
 func postPutRecords(ctx context.Context, t *testing.T, client *http.Client, api, prefix string, l *ledger) {
-	for n := 0; ctx.Err() == nil; n++ {
+	postPutRecordsN(ctx, t, client, api, prefix, l, -1)
+}
+
+// postPutRecordsN sends requests batches (all of them if requests < 0) until ctx ends.
+func postPutRecordsN(ctx context.Context, t *testing.T, client *http.Client, api, prefix string, l *ledger, requests int) {
+	for n := 0; ctx.Err() == nil && n != requests; n++ {
 		batch := ids(prefix, n, killBatch)
 		var b strings.Builder
 		b.WriteString(`{"records":[`)
@@ -564,4 +569,108 @@ func TestServeInterruptFlushesSink(t *testing.T) {
 	require.Len(t, topic.acked, clients*requests*killBatch, "every record acknowledged")
 	t.Logf("the sink holds %v records per partition after Ctrl-C", counts)
 	topic.check(t, "sink of "+killTopic+" after Ctrl-C", found)
+}
+
+// TestServeStaysUpWhenFilesRunLow runs `pinpipe serve` under an open-files limit of 1024 (soft
+// and hard, as in a container) and has an unauthenticated client create streams until none is
+// left to create. Each create is either done or refused with a 4xx (Kinesis refuses beyond its
+// limits with LimitExceededException); the server stays up, takes a burst of records on both
+// sides, its sink stores them, and it starts again on its data under the same limit with every
+// acknowledged record there once.
+func TestServeStaysUpWhenFilesRunLow(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	broker, api := freeAddr(t), freeAddr(t)
+	srv := &serveProcess{dir: dir, api: api, broker: broker, maxFiles: 1024,
+		args:    []string{"serve", "--data-dir", dir, "--broker", broker, "--api", api, "--user-id", "soak", "--flush-size", "10"},
+		logPath: dir + ".serve.log"}
+	srv.start(t)
+	t.Cleanup(srv.kill)
+	client := &http.Client{Timeout: 30 * time.Second}
+
+	// Create streams of 100 shards until one is refused, then of fewer shards, down to 1: a
+	// server that opens a file per shard without a bound is left with no file to spare.
+	created, refused, n := map[int]int{}, map[int]int{}, 0
+	for _, shards := range []int{100, 50, 20, 10, 5, 2, 1} {
+		for range 60 {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, fmt.Sprintf("http://%s/streams/attack-%d", api, n),
+				strings.NewReader(fmt.Sprintf(`{"ShardCount":%d}`, shards)))
+			n++
+			req.Header.Set("Content-Type", "application/json")
+			status, body, err := doErr(client, req)
+			require.NoError(t, err, "create stream %d of %d shards: no answer (serve exited?); log:\n%s", n, shards, tail(srv.logPath, 20))
+			if status == http.StatusOK {
+				created[shards]++
+				continue
+			}
+			if status >= 400 && status < 500 {
+				refused[shards]++
+			} else {
+				t.Errorf("create stream %d of %d shards: HTTP %d %s: want 200, or a 4xx when over a limit", n, shards, status, body)
+			}
+			break
+		}
+	}
+	t.Logf("streams created by shard count: %v; refused: %v", created, refused)
+
+	// A burst of clients, each on its own connection, on both sides; then the sink must store
+	// what was acknowledged.
+	topic, stream := newLedger(), newLedger()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{}}
+			defer c.CloseIdleConnections()
+			postProduceN(ctx, t, c, api, fmt.Sprintf("f%d", w), topic, 5)
+			postPutRecordsN(ctx, t, c, api, fmt.Sprintf("g%d", w), stream, 5)
+		})
+	}
+	wg.Wait()
+	t.Logf("after the creates: %d of %d records produced, %d of %d put acknowledged",
+		len(topic.acked), 8*5*killBatch, len(stream.acked), 8*5*killBatch)
+	ends := map[int32]int64{0: int64(len(topic.acked))}
+	sinkCtx, sinkDone := context.WithTimeout(ctx, 15*time.Second)
+	defer sinkDone()
+	var watch sync.WaitGroup
+	watch.Go(func() { // fail fast if serve exits while the sink catches up
+		for sinkCtx.Err() == nil {
+			if exited, _ := srv.exited(); exited {
+				sinkDone()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	waitSinkCaughtUp(t, sinkCtx, filepath.Join(dir, "s3", "topics", killTopic), killTopic, ends)
+	sinkDone()
+	watch.Wait()
+	exited, err := srv.exited()
+	require.False(t, exited, "serve exited (%v); log:\n%s", err, tail(srv.logPath, 20))
+	require.Len(t, topic.acked, 8*5*killBatch, "produced records acknowledged after the creates; log:\n%s", tail(srv.logPath, 20))
+	require.Len(t, stream.acked, 8*5*killBatch, "PutRecords acknowledged after the creates; log:\n%s", tail(srv.logPath, 20))
+
+	srv.restart(t) // under the same limit
+	postProduceN(ctx, t, client, api, "h", topic, 5)
+	require.Len(t, topic.acked, 8*5*killBatch+5*killBatch, "produced records acknowledged after the restart; log:\n%s", tail(srv.logPath, 20))
+
+	found := map[string][]string{}
+	require.NoError(t, readStream(ctx, kinesisSDK(api), killRESTStream, func(shard, seq string, data []byte) {
+		id := idOf(t, data)
+		found[id] = append(found[id], shard+"/"+seq)
+	}))
+	stream.check(t, "stream "+killRESTStream, found)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(killTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	found = map[string][]string{}
+	for n := 0; n < len(topic.acked); {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "consumed %d of %d records", n, len(topic.acked))
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			id := idOf(t, r.Value)
+			found[id] = append(found[id], fmt.Sprintf("%d/%d", r.Partition, r.Offset))
+		})
+	}
+	topic.check(t, "topic "+killTopic, found)
 }

@@ -38,6 +38,8 @@ type serveProcess struct {
 	// startTimeout bounds the wait for the API to answer (default 60 s): a server that reloads
 	// its whole history can take minutes.
 	startTimeout time.Duration
+	// maxFiles, when set, is the open-files limit (soft and hard RLIMIT_NOFILE) serve runs under.
+	maxFiles int
 }
 
 // startServe starts `pinpipe serve` on dir with the given addresses (127.0.0.1:PORT) and extra
@@ -59,6 +61,10 @@ func (p *serveProcess) start(tb testing.TB) {
 	defer log.Close()
 	fmt.Fprintf(log, "=== %s pinpipe %s\n", time.Now().Format(time.RFC3339Nano), strings.Join(p.args, " "))
 	cmd := exec.Command(os.Args[0], p.args...)
+	if p.maxFiles > 0 {
+		// The shell sets the limit and then becomes pinpipe (exec), keeping the process id.
+		cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$@"`, p.maxFiles), "sh", os.Args[0]}, p.args...)...)
+	}
 	cmd.Env = append(os.Environ(), "PINPIPE_TEST_MAIN=1")
 	cmd.Stdout, cmd.Stderr = log, log
 	t0 := time.Now()
