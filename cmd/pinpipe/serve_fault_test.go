@@ -551,10 +551,11 @@ func seqLess(a, b string) bool {
 func TestServeInterruptFlushesSink(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	broker, api := freeAddr(t), freeAddr(t)
-	srv := startServe(t, dir, broker, api, "--user-id", "soak", "--flush-size", "10")
+	// The default --flush-size, 1: one object a record, the connector's default and the slowest.
+	srv := startServe(t, dir, broker, api, "--user-id", "soak")
 	topic := newLedger()
 	client := &http.Client{Timeout: 30 * time.Second}
-	const clients, requests = 4, 80 // 80 requests of killBatch records each
+	const clients, requests = 4, 240 // 19,200 records, posted faster than the sink stores them one an object
 	var wg sync.WaitGroup
 	for w := range clients {
 		wg.Go(func() {
