@@ -5,7 +5,7 @@ GO    ?= go
 BIN   := bin/pinpipe
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: all build install demo test test-go setup lint bench bench-analyse bench-incremental synth fmt clean
+.PHONY: all build install demo test test-go setup lint bench bench-analyse bench-incremental bench-soak synth fmt clean
 
 all: build
 
@@ -48,6 +48,11 @@ bench-analyse:
 # Issue 13: the daily incremental run against a full run, and its growth from 1M to 5M of history.
 bench-incremental:
 	$(GO) test ./analytics -run '^$$' -bench 'BenchmarkAnalyseIncremental$$' -benchtime 1x -timeout 90m
+
+# Issue 10: a real pinpipe serve under full-speed PutRecords (history D, then 2D) and 100-record
+# produce, D = PINPIPE_SOAK (default 60s) a phase: records/s, peak RSS, restart time and RSS.
+bench-soak:
+	$(GO) test ./cmd/pinpipe -run '^$$' -bench 'BenchmarkSoakServe$$' -benchtime 1x -timeout 60m
 
 synth:
 	npx cdk synth --quiet
