@@ -243,7 +243,7 @@ func (s *StreamStore) trimShard(sh *shard) {
 			return // kept until a roll succeeds
 		}
 	}
-	for len(sh.segs) > 1 && sh.segs[1].firstArrival.Before(cutoff) {
+	for len(sh.segs) > 1 && sh.expired(0, cutoff) {
 		old := sh.segs[0]
 		s.pool.forget(old.path)
 		if err := s.fs.Remove(old.path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -251,6 +251,15 @@ func (s *StreamStore) trimShard(sh *shard) {
 		}
 		sh.segs = sh.segs[1:]
 	}
+}
+
+// expired reports whether the records of sh.segs[i], not the last, all arrived before cutoff: by
+// its last arrival when known, else because the next segment began before it.
+func (sh *shard) expired(i int, cutoff time.Time) bool {
+	if last := sh.segs[i].lastArrival; !last.IsZero() {
+		return last.Before(cutoff)
+	}
+	return sh.segs[i+1].firstArrival.Before(cutoff)
 }
 
 // Changed returns a channel closed at the next put, so a reader can wait for new records.
@@ -902,6 +911,7 @@ func (s *StreamStore) migrateJournal(sh *shard, names []string) error {
 	s.pool.forget(sh.dir)
 	return s.fs.Remove(path)
 }
+
 // writeFileAtomic writes data to path through a synced temporary file and a rename, so a crash
 // leaves either the old content or the new, never a torn file.
 func writeFileAtomic(path string, data []byte) error {
