@@ -374,9 +374,10 @@ const maxFramePayload = 8 << 20
 
 var errBadFrame = errors.New("torn or corrupt frame")
 
-// readFrame reads the frame at the reader's position; errBadFrame (or io.ErrUnexpectedEOF)
-// means the segment's good part ends here, io.EOF that it ended cleanly.
-func readFrame(r io.Reader, hdr []byte) (frame, int64, error) {
+// readFrame reads the frame at the reader's position into buf (reused when large enough; nil
+// for a frame whose records are handed out); errBadFrame means the segment's good part ends
+// here, io.EOF that it ended cleanly.
+func readFrame(r io.Reader, hdr, buf []byte) (frame, int64, error) {
 	if _, err := io.ReadFull(r, hdr[:frameHeader]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return frame{}, 0, errBadFrame
@@ -388,7 +389,11 @@ func readFrame(r io.Reader, hdr []byte) (frame, int64, error) {
 	if n < payloadHeader || n > maxFramePayload {
 		return frame{}, 0, errBadFrame
 	}
-	payload := make([]byte, n)
+	payload := buf[:0]
+	if cap(payload) < int(n) {
+		payload = make([]byte, n)
+	}
+	payload = payload[:n]
 	if _, err := io.ReadFull(r, payload); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return frame{}, 0, errBadFrame

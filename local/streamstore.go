@@ -580,7 +580,7 @@ func (s *StreamStore) ReadShard(_ context.Context, name, shardID, after string, 
 				return nil, fmt.Errorf("stream %s shard %s: %w", name, shardID, err)
 			}
 		}
-		err := s.scanSegment(seg, seg.offsetOf(start), func(f frame) bool {
+		err := s.scanSegment(seg, seg.offsetOf(start), start, func(f frame) bool {
 			if f.first+uint64(f.count) <= start {
 				return true
 			}
@@ -626,8 +626,12 @@ func (seg *segment) offsetOf(n uint64) int64 {
 	return seg.index[i-1].off
 }
 
-// scanSegment calls fn with the frames of seg from offset off until fn returns false.
-func (s *StreamStore) scanSegment(seg *segment, off int64, fn func(frame) bool) error {
+// readers are the buffered readers of scans, reused: a read allocates only what it returns.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+// scanSegment calls fn with the frames of seg from offset off until fn returns false. Frames
+// wholly before counter from are stepped over by their headers alone.
+func (s *StreamStore) scanSegment(seg *segment, off int64, from uint64, fn func(frame) bool) error {
 	if off >= seg.size {
 		return nil
 	}
@@ -636,10 +640,24 @@ func (s *StreamStore) scanSegment(seg *segment, off int64, fn func(frame) bool) 
 		return err
 	}
 	defer release()
-	r := bufio.NewReaderSize(io.NewSectionReader(f, off, seg.size-off), 64<<10)
-	var hdr [frameHeader]byte
+	var hdr [frameHeader + payloadHeader]byte
+	for off+int64(len(hdr)) <= seg.size {
+		if _, err := f.ReadAt(hdr[:], off); err != nil {
+			return fmt.Errorf("%s: %w", seg.path, err)
+		}
+		n := int64(binary.LittleEndian.Uint32(hdr[0:]))
+		first := binary.LittleEndian.Uint64(hdr[frameHeader:])
+		count := uint64(binary.LittleEndian.Uint32(hdr[frameHeader+16:]))
+		if first+count > from || off+frameHeader+n > seg.size {
+			break
+		}
+		off += frameHeader + n
+	}
+	r := readers.Get().(*bufio.Reader)
+	defer readers.Put(r)
+	r.Reset(io.NewSectionReader(f, off, seg.size-off))
 	for {
-		fr, _, err := readFrame(r, hdr[:])
+		fr, _, err := readFrame(r, hdr[:], nil)
 		if err == io.EOF || errors.Is(err, errBadFrame) {
 			return nil // a sealed segment's corrupt middle: the rest of it is unreadable
 		}
@@ -675,9 +693,11 @@ func (s *StreamStore) indexSegment(seg *segment) error {
 func scanFrames(f storeFile, size int64, first uint64) (good int64, end uint64, index []indexEntry, last time.Time, err error) {
 	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 64<<10)
 	var hdr [frameHeader]byte
+	var buf []byte
 	end = first
 	for {
-		fr, n, err := readFrame(r, hdr[:])
+		fr, n, err := readFrame(r, hdr[:], buf)
+		buf = fr.payload
 		if err == io.EOF || errors.Is(err, errBadFrame) {
 			return good, end, index, last, nil
 		}
@@ -744,7 +764,19 @@ func (st *stream) shardFor(key string) *shard {
 	return st.shards[len(st.shards)-1]
 }
 
-func (sh *shard) seq(n uint64) string { return sh.prefix + fmt.Sprintf("%038d", n) }
+// seq is the sequence number of counter n: the prefix and n in 38 digits.
+func (sh *shard) seq(n uint64) string {
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], n, 10)
+	var b strings.Builder
+	b.Grow(len(sh.prefix) + 38)
+	b.WriteString(sh.prefix)
+	b.WriteString(zeros[:38-len(d)])
+	b.Write(d)
+	return b.String()
+}
+
+const zeros = "00000000000000000000000000000000000000"
 
 // loadStream reads a stream directory's index; it returns nil for an unfinished create.
 func (s *StreamStore) loadStream(dir string) (*stream, error) {
