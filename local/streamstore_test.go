@@ -440,3 +440,47 @@ func TestStreamLimitExceeded(t *testing.T) {
 	_, err = kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("two-more"), PartitionKey: aws.String("k"), Data: []byte("x")})
 	require.NoError(t, err)
 }
+
+// TestStreamPutFullDisk checks the answers to puts the disk refuses, on the wire: PutRecord is
+// a 503 ServiceUnavailable (the SDK's retryable kind), PutRecords a 200 that marks every record
+// InternalFailure and counts them; once space is back the same calls store.
+func TestStreamPutFullDisk(t *testing.T) {
+	ctx := context.Background()
+	ffs := &faultFS{free: 0}
+	st, err := OpenStreamStoreWith(t.TempDir(), StreamStoreOptions{fs: ffs})
+	require.NoError(t, err)
+	defer st.Close()
+	require.NoError(t, st.CreateStream(ctx, "full", 2))
+	api, err := NewAPI("127.0.0.1:1", st)
+	require.NoError(t, err)
+	defer api.Close()
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	kc := kinesisClient(srv.URL, "any")
+
+	_, err = kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("full"), PartitionKey: aws.String("k"), Data: []byte("x")})
+	var re interface{ HTTPStatusCode() int }
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, http.StatusServiceUnavailable, re.HTTPStatusCode())
+	assert.Equal(t, "ServiceUnavailable", apiErrorCode(err))
+	out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("full"), Records: []ktypes.PutRecordsRequestEntry{
+		{PartitionKey: aws.String("a"), Data: []byte("1")}, {PartitionKey: aws.String("b"), Data: []byte("2")}}})
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), aws.ToInt32(out.FailedRecordCount))
+	for _, r := range out.Records {
+		assert.Equal(t, "InternalFailure", aws.ToString(r.ErrorCode))
+		assert.Contains(t, aws.ToString(r.ErrorMessage), "no space left")
+		assert.Nil(t, r.SequenceNumber)
+	}
+	code, _, body := do(t, srv.Client(), http.MethodPut, srv.URL+"/streams/full/record", "application/json", `{"Data":{"a":1},"PartitionKey":"k"}`)
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Contains(t, body, `"__type":"ServiceUnavailable"`)
+
+	ffs.set(1<<30, false)
+	out, err = kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("full"), Records: []ktypes.PutRecordsRequestEntry{
+		{PartitionKey: aws.String("a"), Data: []byte("1")}, {PartitionKey: aws.String("b"), Data: []byte("2")}}})
+	require.NoError(t, err)
+	assert.Zero(t, aws.ToInt32(out.FailedRecordCount))
+	code, _, body = do(t, srv.Client(), http.MethodPut, srv.URL+"/streams/full/record", "application/json", `{"Data":{"a":1},"PartitionKey":"k"}`)
+	assert.Equal(t, http.StatusOK, code, body)
+}
