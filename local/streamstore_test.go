@@ -38,6 +38,17 @@ func (f *faultFS) OpenFile(name string, flag int, perm os.FileMode) (storeFile, 
 	return &faultFile{storeFile: sf, fs: f}, nil
 }
 
+// WriteFileAtomic fails on a full disk too (after creating the temporary file, as a real one would).
+func (f *faultFS) WriteFileAtomic(name string, data []byte) error {
+	f.mu.Lock()
+	full := f.free < int64(len(data))
+	f.mu.Unlock()
+	if full {
+		return syscall.ENOSPC
+	}
+	return f.osFS.WriteFileAtomic(name, data)
+}
+
 func (f *faultFS) set(free int64, failTruncate bool) {
 	f.mu.Lock()
 	f.free, f.failTruncate = free, failTruncate
@@ -446,11 +457,18 @@ func TestStreamLimitExceeded(t *testing.T) {
 // InternalFailure and counts them; once space is back the same calls store.
 func TestStreamPutFullDisk(t *testing.T) {
 	ctx := context.Background()
-	ffs := &faultFS{free: 0}
-	st, err := OpenStreamStoreWith(t.TempDir(), StreamStoreOptions{fs: ffs})
+	ffs := &faultFS{free: 1 << 20}
+	dir := t.TempDir()
+	st, err := OpenStreamStoreWith(dir, StreamStoreOptions{fs: ffs})
 	require.NoError(t, err)
 	defer st.Close()
 	require.NoError(t, st.CreateStream(ctx, "full", 2))
+	ffs.set(0, false)
+	require.Error(t, st.CreateStream(ctx, "nospace", 1))
+	assert.NoDirExists(t, filepath.Join(dir, "nospace"), "a failed create leaves nothing behind")
+	names, err := st.ListStreams(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"full"}, names)
 	api, err := NewAPI("127.0.0.1:1", st)
 	require.NoError(t, err)
 	defer api.Close()
@@ -477,10 +495,46 @@ func TestStreamPutFullDisk(t *testing.T) {
 	assert.Contains(t, body, `"__type":"ServiceUnavailable"`)
 
 	ffs.set(1<<30, false)
+	require.NoError(t, st.CreateStream(ctx, "nospace", 1))
 	out, err = kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("full"), Records: []ktypes.PutRecordsRequestEntry{
 		{PartitionKey: aws.String("a"), Data: []byte("1")}, {PartitionKey: aws.String("b"), Data: []byte("2")}}})
 	require.NoError(t, err)
 	assert.Zero(t, aws.ToInt32(out.FailedRecordCount))
 	code, _, body = do(t, srv.Client(), http.MethodPut, srv.URL+"/streams/full/record", "application/json", `{"Data":{"a":1},"PartitionKey":"k"}`)
 	assert.Equal(t, http.StatusOK, code, body)
+}
+
+// TestStreamStoreReadsOldJournal opens a data directory of the JSON-lines journals earlier
+// versions wrote: its records are converted to segments with their sequence numbers, a torn last
+// line is dropped, and new records follow. (An upgrade check: main reads these journals too.)
+func TestStreamStoreReadsOldJournal(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	created := time.Now().Add(-time.Hour).UTC().Truncate(time.Millisecond) // within the retention
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "old"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "old", "meta.json"),
+		[]byte(fmt.Sprintf(`{"name":"old","shards":1,"created_unix_ms":%d}`, created.UnixMilli())), 0o644))
+	prefix := fmt.Sprintf("49%013d%03d", created.UnixMilli(), 0)
+	var journal strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&journal, `{"s":"%s%038d","k":"k","d":"%s","t":%d}`+"\n", prefix, i,
+			[]string{"YQ==", "Yg==", "Yw=="}[i], created.UnixMilli()+int64(i))
+	}
+	journal.WriteString(`{"s":"` + prefix) // torn
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "old", "shardId-000000000000.log"), []byte(journal.String()), 0o644))
+
+	st, err := OpenStreamStore(dir)
+	require.NoError(t, err)
+	defer st.Close()
+	recs := readAll(t, st, "old", "shardId-000000000000")
+	require.Len(t, recs, 3)
+	for i, r := range recs {
+		assert.Equal(t, fmt.Sprintf("%s%038d", prefix, i), r.SequenceNumber)
+		assert.Equal(t, string(rune('a'+i)), string(r.Data))
+		assert.Equal(t, created.UnixMilli()+int64(i), r.Arrival.UnixMilli())
+	}
+	assert.NoFileExists(t, filepath.Join(dir, "old", "shardId-000000000000.log"))
+	res, err := st.PutRecord(ctx, "old", PutEntry{PartitionKey: "k", Data: []byte("d")})
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprintf("%s%038d", prefix, 3), res.SequenceNumber)
 }
