@@ -92,7 +92,6 @@ type shard struct {
 	next    uint64     // counter of the next record
 	broken  error      // a failed write could not be undone: refuse writes until restart
 	deleted bool
-	buf     []byte
 }
 
 // segment is one segment file's place in memory: its range and a sparse index.
@@ -477,18 +476,23 @@ func (s *StreamStore) append(sh *shard, es []PutEntry, idx []int, now time.Time,
 	}
 	s.trimShard(sh)
 	first := sh.next
-	sh.buf = appendFrame(sh.buf[:0], first, now, es, idx)
-	if err := s.writeFrame(sh, sh.buf, first, len(idx), now); err != nil {
-		return err
+	bp := frameBufs.Get().(*[]byte)
+	*bp = appendFrame((*bp)[:0], first, now, es, idx)
+	err := s.writeFrame(sh, *bp, first, len(idx), now)
+	if cap(*bp) <= 1<<20 { // a large request's buffer is not kept
+		frameBufs.Put(bp)
 	}
-	if cap(sh.buf) > 1<<20 {
-		sh.buf = nil // do not keep a large request's buffer per shard
+	if err != nil {
+		return err
 	}
 	for j, i := range idx {
 		results[i] = PutResult{SequenceNumber: sh.seq(first + uint64(j)), ShardID: sh.id}
 	}
 	return nil
 }
+
+// frameBufs are the buffers frames are encoded in, shared by all shards.
+var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // writeFrame writes a frame of count records from counter first at the end of sh's last segment
 // (a new one when it is full); sh.mu is held. On error nothing is stored and sh.next is

@@ -538,3 +538,20 @@ func TestStreamStoreReadsOldJournal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fmt.Sprintf("%s%038d", prefix, 3), res.SequenceNumber)
 }
+
+// TestRaiseOpenFileLimit lifts a lowered soft open-files limit to the hard limit, as serve does
+// at start.
+func TestRaiseOpenFileLimit(t *testing.T) {
+	var lim syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
+	t.Cleanup(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) })
+	low := lim
+	low.Cur = 256
+	require.NoError(t, syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low))
+	got, err := RaiseOpenFileLimit()
+	require.NoError(t, err)
+	var now syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &now))
+	assert.Equal(t, lim.Max, now.Cur)
+	assert.Equal(t, now.Cur, got)
+}
