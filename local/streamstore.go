@@ -229,9 +229,9 @@ func (s *StreamStore) trim() {
 	}
 }
 
-// trimShard removes sh's expired segments; sh.mu is held. A segment has expired when the next
-// one began before the cutoff; the segment written to, when its last record is older, is replaced
-// by an empty one first, so the shard's next counter survives a restart in a file name.
+// trimShard removes sh's expired segments (see expired); sh.mu is held. The segment written to,
+// when its last record is older than the cutoff, is first replaced by an empty one, so the
+// shard's next counter survives a restart in a file name.
 func (s *StreamStore) trimShard(sh *shard) {
 	if sh.deleted || len(sh.segs) == 0 {
 		return
