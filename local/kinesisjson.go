@@ -746,13 +746,13 @@ func (a *API) scanShard(ctx context.Context, name, shardID string, fn func(Strea
 		if err != nil {
 			return err
 		}
+		if len(recs) == 0 {
+			return nil // a read may stop short of its limit (at 10 MiB): only none is the tip
+		}
 		for _, r := range recs {
 			if !fn(r) {
 				return nil
 			}
-		}
-		if len(recs) < maxGetRecords {
-			return nil
 		}
 		after = recs[len(recs)-1].SequenceNumber
 	}

@@ -43,6 +43,8 @@ type Config struct {
 	SinkStore      ObjectStore
 	FlushSize      int
 	RotateInterval time.Duration
+	// StreamRetention is how long the embedded stream store keeps a record (default 24h).
+	StreamRetention time.Duration
 	// S3Addr, when set (host:port), serves the sink directory as the S3 bucket SinkBucket there,
 	// read-only unless S3Writable.
 	S3Addr     string
@@ -132,7 +134,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 			return p, err
 		}
 	} else {
-		if p.Store, err = OpenStreamStore(filepath.Join(cfg.DataDir, "kinesis")); err != nil {
+		if p.Store, err = OpenStreamStoreWith(filepath.Join(cfg.DataDir, "kinesis"), StreamStoreOptions{Retention: cfg.StreamRetention}); err != nil {
 			return p, err
 		}
 		if err := p.Store.EnsureStreams(ctx, DefaultShards, streams...); err != nil {

@@ -18,7 +18,8 @@ type Streams interface {
 	// PutRecords stores each entry or reports why not in its result, like Kinesis.
 	PutRecords(ctx context.Context, name string, es []PutEntry) ([]PutResult, error)
 	// ReadShard returns up to limit records of a shard after the sequence number after ("" for
-	// the oldest record), oldest first.
+	// the oldest record), oldest first. It may return fewer (a read stops after GetRecords'
+	// 10 MiB); none means the reader is at the tip.
 	ReadShard(ctx context.Context, name, shardID, after string, limit int) ([]StreamRecord, error)
 }
 
@@ -102,7 +103,7 @@ const (
 	maxRecordBytes    = 1 << 20
 	maxPutRecords     = 500
 	maxPartitionKey   = 256
-	maxShardsPerCreat = 100 // a local stand-in needs no more; Kinesis' default account limit is 500
+	maxShardsPerCreat = 100 // per stream; all streams together are bounded by StreamStoreOptions.ShardLimit
 	localAccount      = "000000000000"
 	localRegion       = "us-east-1"
 )

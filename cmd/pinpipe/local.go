@@ -26,7 +26,7 @@ const DefaultLocalCount = 2000
 type pipelineFlags struct {
 	userID, dataDir, broker, api, kinesis, sinkTo, s3api *string
 	flushSize                                            *int
-	rotate, drain                                        *time.Duration
+	rotate, drain, retention                             *time.Duration
 	s3writable                                           *bool
 }
 
@@ -43,18 +43,22 @@ func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
 		drain:      fs.Duration("drain", local.DefaultDrain, "at Ctrl-C, wait up to this long for the sink to write every record in the topics"),
 		flushSize:  fs.Int("flush-size", 1, "records per sink object (the connector's flush.size)"),
 		rotate:     fs.Duration("rotate-interval", 10*time.Second, "also cut a sink object this long after its first record (0: only by --flush-size)"),
+		retention:  fs.Duration("stream-retention", local.DefaultStreamRetention, "how long the embedded stream store keeps a record (Kinesis' retention period)"),
 	}
 }
 
 func (f pipelineFlags) config(ctx context.Context) (local.Config, error) {
 	cfg := local.Config{UserID: *f.userID, DataDir: *f.dataDir, BrokerAddr: *f.broker, APIAddr: *f.api,
 		KinesisEndpoint: *f.kinesis, FlushSize: *f.flushSize, RotateInterval: *f.rotate, S3Addr: *f.s3api,
-		S3Writable: *f.s3writable, Drain: *f.drain}
+		S3Writable: *f.s3writable, Drain: *f.drain, StreamRetention: *f.retention}
 	if err := record.ValidUserID(cfg.UserID); err != nil {
 		return cfg, fmt.Errorf("--user-id: %w", err)
 	}
 	if cfg.FlushSize < 1 {
 		return cfg, fmt.Errorf("--flush-size %d: want 1 or more", cfg.FlushSize)
+	}
+	if cfg.StreamRetention < time.Hour {
+		return cfg, fmt.Errorf("--stream-retention %s: want 1h or more", cfg.StreamRetention)
 	}
 	if cfg.RotateInterval < 0 {
 		return cfg, fmt.Errorf("--rotate-interval %s: want 0 or more", cfg.RotateInterval)
@@ -99,6 +103,10 @@ func startPipeline(ctx context.Context, env *cliEnv, pf pipelineFlags) (*local.P
 		return nil, err
 	}
 	cfg.Logf = func(format string, args ...any) { fmt.Fprintf(env.stderr, format+"\n", args...) }
+	// Shards, partitions and sink files all take descriptors: allow as many as the system does.
+	if _, err := local.RaiseOpenFileLimit(); err != nil {
+		cfg.Logf("warning: cannot raise the open-files limit: %v", err)
+	}
 	p, err := local.Start(ctx, cfg)
 	if err != nil {
 		return nil, err
