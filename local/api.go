@@ -49,15 +49,40 @@ type API struct {
 	parts map[string]int               // topic -> partition count, cached once seen
 }
 
-// NewAPI returns the API producing to the broker at brokerAddr and putting to streams.
-func NewAPI(brokerAddr string, streams Streams) (*API, error) {
-	cl, err := kgo.NewClient(
+// Compressions are the producer's codecs by the name --compression takes.
+var Compressions = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
+}
+
+// ParseCompression is the codec named name ("" is none).
+func ParseCompression(name string) (kgo.CompressionCodec, error) {
+	if name == "" {
+		name = "none"
+	}
+	c, ok := Compressions[name]
+	if !ok {
+		return c, fmt.Errorf("compression %q: want none, gzip, snappy, lz4 or zstd", name)
+	}
+	return c, nil
+}
+
+// NewAPI returns the API producing to the broker at brokerAddr and putting to streams. The
+// producer writes uncompressed batches unless opts say otherwise (kgo.ProducerBatchCompression):
+// the broker stores batches as produced, and consumers that ship no optional codecs
+// (kafka-python without python-snappy) cannot read snappy, kgo's default.
+func NewAPI(brokerAddr string, streams Streams, opts ...kgo.Opt) (*API, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokerAddr),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
-		kgo.MaxBufferedRecords(1<<16),
+		kgo.MaxBufferedRecords(1 << 16),
 		kgo.RecordPartitioner(requestPartitioner()),
-	)
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("api producer: %w", err)
 	}

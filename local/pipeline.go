@@ -41,7 +41,10 @@ type Config struct {
 	RotateInterval time.Duration
 	// S3Addr, when set (host:port), serves the sink directory as the S3 bucket SinkBucket there.
 	S3Addr string
-	Logf   func(format string, args ...any)
+	// Compression is the codec the API's producer writes batches with (see Compressions;
+	// default none, which every Kafka client reads).
+	Compression string
+	Logf        func(format string, args ...any)
 }
 
 // Pipeline is the running pipeline: broker, API, streams, sink and stream cleaner.
@@ -77,6 +80,10 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		cfg.UserID = DefaultUserID
 	}
 	if err := record.ValidUserID(cfg.UserID); err != nil {
+		return nil, err
+	}
+	codec, err := ParseCompression(cfg.Compression)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.DataDir == "" {
@@ -122,7 +129,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		}
 		p.Streams, wake = p.Store, p.Store.Changed
 	}
-	if p.API, err = NewAPI(p.Broker.Addr(), p.Streams); err != nil {
+	if p.API, err = NewAPI(p.Broker.Addr(), p.Streams, kgo.ProducerBatchCompression(codec)); err != nil {
 		return p, err
 	}
 	if dir, ok := cfg.SinkStore.(DirStore); ok {

@@ -25,6 +25,7 @@ const DefaultLocalCount = 2000
 // pipelineFlags are the flags `local` and `serve` share.
 type pipelineFlags struct {
 	userID, dataDir, broker, api, kinesis, sinkTo, s3api *string
+	compression                                          *string
 	flushSize                                            *int
 	rotate                                               *time.Duration
 }
@@ -40,14 +41,19 @@ func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
 		s3api:     fs.String("s3-api", "", "also serve the sink directory as the S3 bucket "+local.SinkBucket+" at this address (e.g. 127.0.0.1:9000), for S3 clients"),
 		flushSize: fs.Int("flush-size", 1, "records per sink object (the connector's flush.size)"),
 		rotate:    fs.Duration("rotate-interval", 10*time.Second, "also cut a sink object this long after its first record (0: only by --flush-size)"),
+		compression: fs.String("compression", "none", "codec of the batches the API produces to the broker: none, gzip, snappy, lz4 or zstd "+
+			"(none: every Kafka client reads them, kafka-python without python-snappy too)"),
 	}
 }
 
 func (f pipelineFlags) config(ctx context.Context) (local.Config, error) {
 	cfg := local.Config{UserID: *f.userID, DataDir: *f.dataDir, BrokerAddr: *f.broker, APIAddr: *f.api,
-		KinesisEndpoint: *f.kinesis, FlushSize: *f.flushSize, RotateInterval: *f.rotate, S3Addr: *f.s3api}
+		KinesisEndpoint: *f.kinesis, FlushSize: *f.flushSize, RotateInterval: *f.rotate, S3Addr: *f.s3api, Compression: *f.compression}
 	if err := record.ValidUserID(cfg.UserID); err != nil {
 		return cfg, fmt.Errorf("--user-id: %w", err)
+	}
+	if _, err := local.ParseCompression(cfg.Compression); err != nil {
+		return cfg, fmt.Errorf("--%w", err)
 	}
 	if cfg.FlushSize < 1 {
 		return cfg, fmt.Errorf("--flush-size %d: want 1 or more", cfg.FlushSize)
