@@ -38,9 +38,6 @@ type API struct {
 	producer *kgo.Client
 	admin    *kadm.Client
 	streams  Streams
-	// KinesisSecret, when set, is the secret access key Kinesis JSON requests must be signed
-	// with (SigV4; see sigv4.go): the API key, for clients that cannot send x-api-key.
-	KinesisSecret string
 	// StreamQuery, when set, answers StreamQueryPath (see streamquery.go).
 	StreamQuery func(ctx context.Context, sql string, maxRows int) (*StreamQueryResult, error)
 

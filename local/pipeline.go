@@ -44,6 +44,12 @@ type Config struct {
 	// Compression is the codec the API's producer writes batches with (see Compressions;
 	// default none, which every Kafka client reads).
 	Compression string
+	// APIKey, when set, is required on every request to the API (see Guard). Listening beyond
+	// loopback (see Exposed) without one is refused.
+	APIKey string
+	// MaxInflight bounds the request body bytes all API requests hold at once
+	// (DefaultMaxInflight when 0); beyond it requests are answered 429.
+	MaxInflight int64
 	Logf        func(format string, args ...any)
 }
 
@@ -71,6 +77,9 @@ type Pipeline struct {
 	once   sync.Once
 }
 
+// ErrExposedWithoutKey is Start's refusal to listen beyond loopback with no API key.
+var ErrExposedWithoutKey = errors.New("an API key is required to listen beyond loopback (127.0.0.1)")
+
 // SinkDir is where the sink writes by default.
 func SinkDir(dataDir string) string { return filepath.Join(dataDir, "s3") }
 
@@ -85,6 +94,13 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	codec, err := ParseCompression(cfg.Compression)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.APIKey == "" {
+		for _, a := range []struct{ name, addr string }{{"API", cfg.APIAddr}, {"S3 API", cfg.S3Addr}} {
+			if a.addr != "" && Exposed(a.addr) {
+				return nil, fmt.Errorf("%w: the %s address %s is reachable from other machines", ErrExposedWithoutKey, a.name, a.addr)
+			}
+		}
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = DefaultDataDir
@@ -171,7 +187,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		return p, fmt.Errorf("api: listen on %s: %w", cfg.APIAddr, err)
 	}
 	p.URL = "http://" + ln.Addr().String()
-	p.srv = &http.Server{Handler: p.API, ReadHeaderTimeout: 10 * time.Second}
+	p.srv = &http.Server{Handler: LimitInflight(cfg.MaxInflight, NewGuard(cfg.APIKey, p.API)), ReadHeaderTimeout: 10 * time.Second}
 	p.run("api", func() error {
 		if err := p.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err
