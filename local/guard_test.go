@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +126,36 @@ func TestExposed(t *testing.T) {
 	} {
 		assert.Equal(t, want, Exposed(addr), addr)
 	}
+}
+
+// TestExposedPipelineNeedsKey: Start refuses to listen beyond loopback without a key, and with
+// one, a pipeline bound to every interface serves the aws-sdk-go-v2 Kinesis client signing with
+// the key as its secret (and refuses the same client with another secret, and REST calls
+// without x-api-key).
+func TestExposedPipelineNeedsKey(t *testing.T) {
+	ctx := context.Background()
+	_, err := Start(ctx, Config{UserID: testUser, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0", APIAddr: "0.0.0.0:0"})
+	require.ErrorIs(t, err, ErrExposedWithoutKey)
+	_, err = Start(ctx, Config{UserID: testUser, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", S3Addr: ":0"})
+	require.ErrorIs(t, err, ErrExposedWithoutKey)
+
+	const key = "exposed-k3y"
+	p, err := Start(ctx, Config{UserID: testUser, DataDir: t.TempDir(), BrokerAddr: "127.0.0.1:0", APIAddr: "0.0.0.0:0", APIKey: key, Logf: t.Logf})
+	require.NoError(t, err)
+	t.Cleanup(func() { p.Close() })
+	u, err := neturl.Parse(p.URL)
+	require.NoError(t, err)
+	url := "http://127.0.0.1:" + u.Port() // bound to every interface, reached through loopback
+
+	kc := kinesisClient(url, key)
+	out, err := kc.ListStreams(ctx, &kinesis.ListStreamsInput{})
+	require.NoError(t, err)
+	assert.Contains(t, out.StreamNames, "streaming-t1-pin")
+	_, err = kc.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("streaming-t1-pin"), Data: []byte(`{"a":1}`), PartitionKey: aws.String("k")})
+	require.NoError(t, err)
+	_, err = kinesisClient(url, "wrong").ListStreams(ctx, &kinesis.ListStreamsInput{})
+	assert.Equal(t, "InvalidSignatureException", apiErrorCode(err), "%v", err)
+
+	status, _, body := do(t, http.DefaultClient, "GET", url+"/topics", "", "")
+	assert.Equal(t, http.StatusForbidden, status, body)
 }
