@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -37,9 +38,6 @@ type API struct {
 	producer *kgo.Client
 	admin    *kadm.Client
 	streams  Streams
-	// KinesisSecret, when set, is the secret access key Kinesis JSON requests must be signed
-	// with (SigV4; see sigv4.go): the API key, for clients that cannot send x-api-key.
-	KinesisSecret string
 	// StreamQuery, when set, answers StreamQueryPath (see streamquery.go).
 	StreamQuery func(ctx context.Context, sql string, maxRows int) (*StreamQueryResult, error)
 	// Unhealthy, when set and returning an error, makes produce requests fail with 503 and
@@ -51,15 +49,40 @@ type API struct {
 	parts map[string]int               // topic -> partition count, cached once seen
 }
 
-// NewAPI returns the API producing to the broker at brokerAddr and putting to streams.
-func NewAPI(brokerAddr string, streams Streams) (*API, error) {
-	cl, err := kgo.NewClient(
+// Compressions are the producer's codecs by the name --compression takes.
+var Compressions = map[string]kgo.CompressionCodec{
+	"none":   kgo.NoCompression(),
+	"gzip":   kgo.GzipCompression(),
+	"snappy": kgo.SnappyCompression(),
+	"lz4":    kgo.Lz4Compression(),
+	"zstd":   kgo.ZstdCompression(),
+}
+
+// ParseCompression is the codec named name ("" is none).
+func ParseCompression(name string) (kgo.CompressionCodec, error) {
+	if name == "" {
+		name = "none"
+	}
+	c, ok := Compressions[name]
+	if !ok {
+		return c, fmt.Errorf("compression %q: want none, gzip, snappy, lz4 or zstd", name)
+	}
+	return c, nil
+}
+
+// NewAPI returns the API producing to the broker at brokerAddr and putting to streams. The
+// producer writes uncompressed batches unless opts say otherwise (kgo.ProducerBatchCompression):
+// the broker stores batches as produced, and consumers that ship no optional codecs
+// (kafka-python without python-snappy) cannot read snappy, kgo's default.
+func NewAPI(brokerAddr string, streams Streams, opts ...kgo.Opt) (*API, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(brokerAddr),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
-		kgo.MaxBufferedRecords(1<<16),
+		kgo.MaxBufferedRecords(1 << 16),
 		kgo.RecordPartitioner(requestPartitioner()),
-	)
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("api producer: %w", err)
 	}
@@ -246,13 +269,14 @@ func (a *API) listTopics(w http.ResponseWriter, r *http.Request) {
 // produceScratch is the memory of one produce request, reused across requests through
 // scratchPool: a batched POST reads ~50 KB and makes a record, a kgo.Record and a pointer per
 // record, and allocating them afresh for every request was a tenth of the time, in GC. The
-// scratch goes back once the response is written: ProduceSync has returned by then, and the
+// scratch goes back once the response is written: every promise has been called by then, and the
 // client keeps no reference to a record after its promise.
 type produceScratch struct {
 	body, resp []byte
 	records    []produceRecord
 	backing    []kgo.Record
 	ptrs       []*kgo.Record
+	errs       []error
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(produceScratch) }}
@@ -268,6 +292,7 @@ func (sc *produceScratch) release() {
 	clear(sc.records[:cap(sc.records)])
 	clear(sc.backing)
 	clear(sc.ptrs)
+	clear(sc.errs)
 	scratchPool.Put(sc)
 }
 
@@ -335,18 +360,78 @@ func (a *API) produce(w http.ResponseWriter, r *http.Request, topic string) {
 		rec.Value = compactJSON(in.Value)
 		recs[i] = rec
 	}
-	results := a.producer.ProduceSync(r.Context(), recs...)
-	failed := 0
-	for _, res := range results {
-		if res.Err != nil {
-			failed++
-		}
-	}
-	if failed == len(results) {
-		kafkaError(w, http.StatusInternalServerError, 50002, "produce failed, nothing stored: "+results[0].Err.Error())
+	sc.errs = slices.Grow(sc.errs[:0], n)[:n]
+	failed := produceInOrder(r.Context(), a.producer, recs, sc.errs)
+	if failed == n && allRetriable(sc.errs) {
+		// Nothing was stored and trying again later may work (the broker is unreachable or
+		// timed out): say so with a status clients and proxies retry on.
+		w.Header().Set("Retry-After", "1")
+		kafkaError(w, http.StatusServiceUnavailable, kafkaRetriableErrorCode, "produce failed, nothing stored: "+sc.errs[0].Error())
 		return
 	}
-	sc.resp = writeProduceResponse(w, results, sc.resp[:0])
+	sc.resp = writeProduceResponse(w, sc.backing, sc.errs, sc.resp[:0])
+}
+
+// The REST Proxy's error codes for a record the producer could not store (rest-utils'
+// KafkaExceptionMapper; kafka-rest's v2 AbstractProduceAction.errorCodeFromProducerException).
+const (
+	kafkaErrorCode          = 50002 // a non-retriable producer error (e.g. a record too large)
+	kafkaRetriableErrorCode = 50003 // a retriable one (the broker unreachable, a timeout)
+)
+
+// produceInOrder produces recs and waits for all of them, leaving in errs[i] the error of
+// recs[i] (nil when stored; the record then holds its partition and offset). ProduceSync
+// reports results in completion order, which is not request order when a record fails early
+// (one too large fails before the others are even sent): the answer for record i must be
+// about record i, or a client resending only the failed ones duplicates one and loses another.
+// It returns how many failed.
+func produceInOrder(ctx context.Context, cl *kgo.Client, recs []*kgo.Record, errs []error) int {
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		index  map[*kgo.Record]int // built at the first failure: the usual request has none
+		failed int
+	)
+	clear(errs)
+	wg.Add(len(recs))
+	promise := func(r *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if index == nil {
+				index = make(map[*kgo.Record]int, len(recs))
+				for i, r := range recs {
+					index[r] = i
+				}
+			}
+			errs[index[r]] = err
+			failed++
+			mu.Unlock()
+		}
+		wg.Done()
+	}
+	for _, r := range recs {
+		cl.Produce(ctx, r, promise)
+	}
+	wg.Wait()
+	return failed
+}
+
+// produceErrorCode is the REST Proxy's error code for a producer error: retriable Kafka errors
+// (and a delivery timeout, Java's retriable TimeoutException) are 50003, the others 50002.
+func produceErrorCode(err error) int {
+	if kerr.IsRetriable(err) || errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return kafkaRetriableErrorCode
+	}
+	return kafkaErrorCode
+}
+
+func allRetriable(errs []error) bool {
+	for _, err := range errs {
+		if err == nil || produceErrorCode(err) != kafkaRetriableErrorCode {
+			return false
+		}
+	}
+	return true
 }
 
 // readBody reads the request body, at most maxBodyBytes, into buf (grown when too small; nil
@@ -385,26 +470,30 @@ func readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error
 }
 
 // writeProduceResponse writes the produce response, built in buf (returned for reuse): per
-// record its partition and offset, or error code 50002 and the error. It is written by hand
+// record, in request order, its partition and offset, or the REST Proxy's error code and the
+// error. As the REST Proxy's v2 produce, a request some of whose records failed is still a
+// 200: the client resends the records whose entry has an error_code. It is written by hand
 // because encoding it with encoding/json was a tenth of a batched request's time; with a
 // Content-Length, so it is not chunked.
-func writeProduceResponse(w http.ResponseWriter, results kgo.ProduceResults, buf []byte) []byte {
+func writeProduceResponse(w http.ResponseWriter, recs []kgo.Record, errs []error, buf []byte) []byte {
 	b := append(buf, `{"offsets":[`...)
-	for i, res := range results {
+	for i := range recs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if res.Err != nil {
-			e, _ := json.Marshal(res.Err.Error())
-			b = append(b, `{"partition":null,"offset":null,"error_code":50002,"error":`...)
+		if err := errs[i]; err != nil {
+			e, _ := json.Marshal(err.Error())
+			b = append(b, `{"partition":null,"offset":null,"error_code":`...)
+			b = strconv.AppendInt(b, int64(produceErrorCode(err)), 10)
+			b = append(b, `,"error":`...)
 			b = append(b, e...)
 			b = append(b, '}')
 			continue
 		}
 		b = append(b, `{"partition":`...)
-		b = strconv.AppendInt(b, int64(res.Record.Partition), 10)
+		b = strconv.AppendInt(b, int64(recs[i].Partition), 10)
 		b = append(b, `,"offset":`...)
-		b = strconv.AppendInt(b, res.Record.Offset, 10)
+		b = strconv.AppendInt(b, recs[i].Offset, 10)
 		b = append(b, `,"error_code":null,"error":null}`...)
 	}
 	b = append(b, `],"key_schema_id":null,"value_schema_id":null}`...)

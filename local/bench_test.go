@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"sort"
 	"strings"
@@ -87,8 +88,27 @@ func BenchmarkDecodeProduce(b *testing.B) {
 // Metric: records/s, to set against BenchmarkDirectProduce.
 func BenchmarkIngest100RecordPOST(b *testing.B) {
 	srv, _, _, _ := startAPI(b)
+	ingest100(b, srv.URL)
+}
+
+// BenchmarkIngest100RecordPOSTSnappy is BenchmarkIngest100RecordPOST with --compression snappy
+// (kgo's own default, the API's before it produced uncompressed by default).
+func BenchmarkIngest100RecordPOSTSnappy(b *testing.B) {
+	br := startBroker(b, b.TempDir())
+	st, err := OpenStreamStore(b.TempDir())
+	require.NoError(b, err)
+	b.Cleanup(func() { st.Close() })
+	api, err := NewAPI(br.Addr(), st, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
+	require.NoError(b, err)
+	b.Cleanup(api.Close)
+	srv := httptest.NewServer(api)
+	b.Cleanup(srv.Close)
+	ingest100(b, srv.URL)
+}
+
+func ingest100(b *testing.B, base string) {
 	c := benchClient()
-	url, body := srv.URL+"/topics/t1.pin", body100()
+	url, body := base+"/topics/t1.pin", body100()
 	b.SetParallelism(16 / max(1, min(16, testingProcs())))
 	b.ResetTimer()
 	start := time.Now()

@@ -94,7 +94,7 @@ func (a *API) serveKinesisJSON(w http.ResponseWriter, r *http.Request) {
 		kinesisJSONError(w, &StreamError{Type: "SerializationException", Status: 413, Message: fmt.Sprintf("request body over %d bytes", maxBodyBytes)})
 		return
 	}
-	if err := a.authorizeKinesis(r, body); err != nil {
+	if err := authorizeKinesis(r); err != nil {
 		kinesisJSONError(w, err)
 		return
 	}

@@ -249,11 +249,13 @@ func TestKinesisJSONReadsEmulator(t *testing.T) {
 	assert.Equal(t, 450, total, "the consumer reads every record the emulator had accepted")
 }
 
-// TestKinesisJSONSigV4 checks the API key as a SigV4 secret: the SDK signing with it is let in;
-// a wrong secret, a replayed-late request and an unsigned one are refused in Kinesis' terms.
+// TestKinesisJSONSigV4 checks the API key as a SigV4 secret through Guard, the one rule of
+// every route: the SDK signing with it is let in; a wrong secret, a replayed-late request and
+// an unsigned one are refused in Kinesis' terms.
 func TestKinesisJSONSigV4(t *testing.T) {
-	srv, api, _, _ := startAPI(t)
-	api.KinesisSecret = "s3cret-key"
+	_, api, _, _ := startAPI(t)
+	srv := httptest.NewServer(NewGuard("s3cret-key", api))
+	t.Cleanup(srv.Close)
 	ctx := context.Background()
 	_, err := kinesisClient(srv.URL, "s3cret-key").ListStreams(ctx, &kinesis.ListStreamsInput{})
 	require.NoError(t, err)
@@ -274,7 +276,7 @@ func TestKinesisJSONSigV4(t *testing.T) {
 	assert.Equal(t, "InvalidSignatureException", apiErrorCode(err), "%v", err)
 
 	status, typ, _ := rawKinesis(t, srv.URL, "ListStreams", `{}`, false)
-	assert.Equal(t, 400, status)
+	assert.Equal(t, 403, status)
 	assert.Equal(t, "MissingAuthenticationTokenException", typ)
 
 	// Directly: a request signed 20 minutes ago is refused.

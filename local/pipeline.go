@@ -52,7 +52,16 @@ type Config struct {
 	// Drain bounds how long Close waits for the sink to catch up with the topics (default
 	// DefaultDrain); what it leaves stays in the broker for the next start.
 	Drain time.Duration
-	Logf  func(format string, args ...any)
+	// Compression is the codec the API's producer writes batches with (see Compressions;
+	// default none, which every Kafka client reads).
+	Compression string
+	// APIKey, when set, is required on every request to the API and the S3 API (see Guard).
+	// Listening beyond loopback (see Exposed) without one is refused.
+	APIKey string
+	// MaxInflight bounds the request body bytes all API requests hold at once
+	// (DefaultMaxInflight when 0); beyond it requests are answered 429.
+	MaxInflight int64
+	Logf        func(format string, args ...any)
 }
 
 // Pipeline is the running pipeline: broker, API, streams, sink and stream cleaner.
@@ -80,6 +89,9 @@ type Pipeline struct {
 	lock   *dataDirLock
 }
 
+// ErrExposedWithoutKey is Start's refusal to listen beyond loopback with no API key.
+var ErrExposedWithoutKey = errors.New("an API key is required to listen beyond loopback (127.0.0.1)")
+
 // SinkDir is where the sink writes by default.
 func SinkDir(dataDir string) string { return filepath.Join(dataDir, "s3") }
 
@@ -90,6 +102,17 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 	}
 	if err := record.ValidUserID(cfg.UserID); err != nil {
 		return nil, err
+	}
+	codec, err := ParseCompression(cfg.Compression)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.APIKey == "" {
+		for _, a := range []struct{ name, addr string }{{"API", cfg.APIAddr}, {"S3 API", cfg.S3Addr}} {
+			if a.addr != "" && Exposed(a.addr) {
+				return nil, fmt.Errorf("%w: the %s address %s is reachable from other machines", ErrExposedWithoutKey, a.name, a.addr)
+			}
+		}
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = DefaultDataDir
@@ -142,7 +165,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		}
 		p.Streams, wake = p.Store, p.Store.Changed
 	}
-	if p.API, err = NewAPI(p.Broker.Addr(), p.Streams); err != nil {
+	if p.API, err = NewAPI(p.Broker.Addr(), p.Streams, kgo.ProducerBatchCompression(codec)); err != nil {
 		return p, err
 	}
 	p.API.Unhealthy = p.Healthy
@@ -176,7 +199,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		if !ok {
 			return p, errors.New("an S3 endpoint over the sink needs the sink to write to a directory")
 		}
-		if p.s3srv, p.S3URL, err = ServeSinkS3(cfg.S3Addr, dir.Root, cfg.S3Writable); err != nil {
+		if p.s3srv, p.S3URL, err = ServeSinkS3(cfg.S3Addr, dir.Root, cfg.S3Writable, cfg.APIKey); err != nil {
 			return p, err
 		}
 	}
@@ -185,7 +208,7 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		return p, fmt.Errorf("api: listen on %s: %w", cfg.APIAddr, err)
 	}
 	p.URL = "http://" + ln.Addr().String()
-	p.srv = &http.Server{Handler: p.API, ReadHeaderTimeout: 10 * time.Second}
+	p.srv = &http.Server{Handler: LimitInflight(cfg.MaxInflight, NewGuard(cfg.APIKey, p.API)), ReadHeaderTimeout: 10 * time.Second}
 	p.run("api", func() error {
 		if err := p.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math/bits"
 	"strconv"
+	"unicode/utf8"
 )
 
 // produceRecord is one record of a produce request: raw JSON key and value (nil when absent)
@@ -33,8 +35,46 @@ func decodeProduceInto(body []byte, into []produceRecord) (produceRequest, error
 		return req, nil
 	}
 	var req produceRequest
-	err := json.Unmarshal(body, &req)
-	return req, err
+	if err := json.Unmarshal(body, &req); err != nil {
+		return req, err
+	}
+	if err := validUTF8(body, req.Records); err != nil {
+		return produceRequest{}, err
+	}
+	return req, nil
+}
+
+// validUTF8 refuses a body that is not UTF-8, as JSON must be (RFC 8259 section 8.1) and the
+// REST Proxy's parser (Jackson) requires: encoding/json accepts invalid bytes inside strings and
+// json.RawMessage keeps them, so they would be stored raw and break every consumer that decodes
+// the value. The error names the record holding the first invalid byte.
+func validUTF8(body []byte, recs []produceRecord) error {
+	if utf8.Valid(body) {
+		return nil
+	}
+	for i, r := range recs {
+		for _, f := range []struct {
+			name string
+			raw  json.RawMessage
+		}{{"key", r.Key}, {"value", r.Value}} {
+			if at := invalidUTF8At(f.raw); at >= 0 {
+				return fmt.Errorf("records[%d].%s: invalid UTF-8 at byte %d of the %s", i, f.name, at, f.name)
+			}
+		}
+	}
+	return fmt.Errorf("invalid UTF-8 at byte %d of the body", invalidUTF8At(body))
+}
+
+// invalidUTF8At is the offset of the first byte of b that is not valid UTF-8, or -1.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }
 
 // fastProduce returns ok only for a body that is valid JSON and decodes exactly as
@@ -141,7 +181,8 @@ func plainKey(key []byte, names ...string) bool {
 }
 
 // scanner is a minimal validating JSON reader over b (RFC 8259 grammar, as encoding/json's
-// checkValid accepts it: UTF-8 is not checked, like encoding/json).
+// checkValid accepts it, and strings must be valid UTF-8, which encoding/json does not check:
+// a body with invalid UTF-8 goes to the slow path, which names the record).
 type scanner struct {
 	b []byte
 	i int
@@ -355,9 +396,10 @@ func skipWS(b []byte, i int) int {
 
 func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
-// plainByte marks the bytes a string may hold as they are (not '"', '\\' or a control byte).
+// plainByte marks the bytes a string may hold as they are (not '"', '\\', a control byte or
+// a byte of a multi-byte UTF-8 sequence, which is checked).
 var plainByte = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
+	for c := 0x20; c < 0x80; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
 	return t
@@ -409,6 +451,12 @@ func skipString(b []byte, i int) (int, bool) {
 			default:
 				return i, false
 			}
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && n == 1 {
+				return i, false
+			}
+			i += n
 		default: // a control byte
 			return i, false
 		}
@@ -421,12 +469,12 @@ const (
 )
 
 // special flags (high bit of the byte) the bytes of x (8 bytes, little-endian) that are '"',
-// '\\' or a control byte (< 0x20). The lowest flagged byte is always such a byte, and is the
-// first one; bytes above it may be flagged falsely (borrows), so only the lowest is used.
-// Bytes >= 0x80 are never flagged.
+// '\\', a control byte (< 0x20) or a byte >= 0x80 (part of a multi-byte UTF-8 sequence, to be
+// validated). The lowest flagged byte is always such a byte, and is the first one; bytes above
+// it may be flagged falsely (borrows), so only the lowest is used.
 func special(x uint64) uint64 {
 	quote, backslash := x^(ones*'"'), x^(ones*'\\')
-	return ((x - ones*0x20) | (quote - ones) | (backslash - ones)) &^ x & highs
+	return ((x - ones*0x20) | (quote - ones) | (backslash - ones) | x) & highs
 }
 
 func (s *scanner) digits() int {

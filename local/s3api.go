@@ -60,8 +60,9 @@ func NewS3Handler(dir string, writable bool) (*S3Handler, error) {
 
 // ServeSinkS3 serves the sink's directory as the S3 bucket SinkBucket at addr (see S3Handler),
 // so an S3 client (aws s3, boto3, the SDKs) reads the Confluent-layout objects as it would from
-// the deployed bucket. It returns the server; Close it to stop.
-func ServeSinkS3(addr, dir string, writable bool) (*http.Server, string, error) {
+// the deployed bucket. With key set, every request must carry it (see GuardS3), as on the API.
+// It returns the server; Close it to stop.
+func ServeSinkS3(addr, dir string, writable bool, key string) (*http.Server, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", fmt.Errorf("s3 api: %w", err)
 	}
@@ -73,7 +74,7 @@ func ServeSinkS3(addr, dir string, writable bool) (*http.Server, string, error) 
 	if err != nil {
 		return nil, "", fmt.Errorf("s3 api: listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: GuardS3(key, h), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintf(os.Stderr, "s3 api: %v\n", err)

@@ -13,18 +13,14 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// authorizeKinesis checks a Kinesis JSON request's credentials. Real Kinesis clients sign with
-// AWS Signature Version 4 and send no x-api-key, so with a KinesisSecret set the signature is
-// verified with it as the secret access key (any access key id); without one, a request must
-// still carry a signature, as Kinesis (and kinesalite) require, but it is not checked.
-func (a *API) authorizeKinesis(r *http.Request, body []byte) error {
-	if r.Header.Get("Authorization") == "" {
+// authorizeKinesis checks a Kinesis JSON request carries a signature, as Kinesis (and
+// kinesalite) require; whether it was made with the API key is Guard's rule (guard.go), the one
+// every route shares, and a request Guard let in (an x-api-key one too) is not asked again.
+func authorizeKinesis(r *http.Request) error {
+	if !guarded(r) && r.Header.Get("Authorization") == "" {
 		return streamErr("MissingAuthenticationTokenException", "Missing Authentication Token")
 	}
-	if a.KinesisSecret == "" {
-		return nil
-	}
-	return VerifySigV4(r, body, a.KinesisSecret, time.Now())
+	return nil
 }
 
 // VerifySigV4 checks that r (whose body, already read, is body) carries a valid AWS Signature
@@ -33,6 +29,13 @@ func (a *API) authorizeKinesis(r *http.Request, body []byte) error {
 // constant time. The error is a *StreamError in Kinesis' terms (IncompleteSignatureException,
 // InvalidSignatureException).
 func VerifySigV4(r *http.Request, body []byte, secret string, now time.Time) error {
+	hash := sha256.Sum256(body)
+	return verifySigV4Hash(r, hex.EncodeToString(hash[:]), secret, now)
+}
+
+// verifySigV4Hash is VerifySigV4 for a request whose payload hash (hex SHA-256, or S3's
+// UNSIGNED-PAYLOAD and streaming markers, from X-Amz-Content-Sha256) is payloadHash.
+func verifySigV4Hash(r *http.Request, payloadHash, secret string, now time.Time) error {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
 		return streamErr("MissingAuthenticationTokenException", "Missing Authentication Token")
@@ -81,16 +84,19 @@ func VerifySigV4(r *http.Request, body []byte, secret string, now time.Time) err
 		switch h {
 		case "host":
 		case "content-length":
-			re.ContentLength = int64(len(body))
+			re.ContentLength = r.ContentLength
 		default:
 			for _, v := range r.Header.Values(h) {
 				re.Header.Add(h, v)
 			}
 		}
 	}
-	hash := sha256.Sum256(body)
 	creds := aws.Credentials{AccessKeyID: scope[0], SecretAccessKey: secret}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, re, hex.EncodeToString(hash[:]), scope[3], scope[2], signedAt); err != nil {
+	signer := v4.NewSigner(func(o *v4.SignerOptions) {
+		// S3 signs the path as sent; every other service escapes it once more.
+		o.DisableURIPathEscaping = scope[3] == "s3"
+	})
+	if err := signer.SignHTTP(context.Background(), creds, re, payloadHash, scope[3], scope[2], signedAt); err != nil {
 		return streamErr("InvalidSignatureException", "cannot recompute the signature: %v", err)
 	}
 	got := map[string]string{}

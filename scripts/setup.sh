@@ -2,6 +2,7 @@
 # Installs what the tests drive for real, only when it is missing, so `make test` is one command on
 # a fresh Debian machine and costs nothing on a prepared one:
 #   apt: mariadb-server (MySQL source), chromium (report rendering), kcat (Kafka client),
+#        python3-kafka (kafka-python: a Kafka client without optional codecs),
 #        the shell linter (EC2 user data, workflows), the AWS CLI and boto3 (real Kinesis
 #        and S3 clients, and the README's examples, with curl), and the arm64 cross compilers
 #        (the batch image's build command, run on the host by test/batchimage_test.go), and Jinja
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(mariadb-server chromium kcat shellcheck awscli python3-boto3 python3-jinja2 curl gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
+packages=(mariadb-server chromium kcat python3-kafka shellcheck awscli python3-boto3 python3-jinja2 curl gcc-aarch64-linux-gnu g++-aarch64-linux-gnu)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ const DefaultLocalCount = 2000
 // pipelineFlags are the flags `local` and `serve` share.
 type pipelineFlags struct {
 	userID, dataDir, broker, api, kinesis, sinkTo, s3api *string
+	compression, apiKeyFile                              *string
+	maxInflight                                          *int64
 	flushSize                                            *int
 	rotate, drain, retention                             *time.Duration
 	s3writable                                           *bool
@@ -44,16 +47,49 @@ func addPipelineFlags(fs *flag.FlagSet) pipelineFlags {
 		flushSize:  fs.Int("flush-size", 1, "records per sink object (the connector's flush.size)"),
 		rotate:     fs.Duration("rotate-interval", 10*time.Second, "also cut a sink object this long after its first record (0: only by --flush-size)"),
 		retention:  fs.Duration("stream-retention", local.DefaultStreamRetention, "how long the embedded stream store keeps a record (Kinesis' retention period)"),
+		compression: fs.String("compression", "none", "codec of the batches the API produces to the broker: none, gzip, snappy, lz4 or zstd "+
+			"(none: every Kafka client reads them, kafka-python without python-snappy too)"),
+		apiKeyFile: fs.String("api-key-file", "", "file holding the API key every request must carry (x-api-key, or SigV4 with the key as the secret access key); "+
+			"default $"+envAPIKey+"; required when --api or --s3-api listens beyond 127.0.0.1"),
+		maxInflight: fs.Int64("max-inflight", local.DefaultMaxInflight, "request body bytes the API holds at once; beyond it requests get 429 and Retry-After"),
 	}
 }
 
-func (f pipelineFlags) config(ctx context.Context) (local.Config, error) {
+// apiKey is the key of --api-key-file, else $PINPIPE_API_KEY, else none.
+func (f pipelineFlags) apiKey(env *cliEnv) (string, error) {
+	if *f.apiKeyFile == "" {
+		return env.getenv(envAPIKey), nil
+	}
+	b, err := os.ReadFile(*f.apiKeyFile)
+	if err != nil {
+		return "", fmt.Errorf("--api-key-file: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if key == "" {
+		return "", fmt.Errorf("--api-key-file %s: the file is empty, want the API key", *f.apiKeyFile)
+	}
+	return key, nil
+}
+
+func (f pipelineFlags) config(ctx context.Context, env *cliEnv) (local.Config, error) {
 	cfg := local.Config{UserID: *f.userID, DataDir: *f.dataDir, BrokerAddr: *f.broker, APIAddr: *f.api,
 		KinesisEndpoint: *f.kinesis, FlushSize: *f.flushSize, RotateInterval: *f.rotate, S3Addr: *f.s3api,
-		S3Writable: *f.s3writable, Drain: *f.drain, StreamRetention: *f.retention}
+		S3Writable: *f.s3writable, Drain: *f.drain, StreamRetention: *f.retention, Compression: *f.compression}
 	if err := record.ValidUserID(cfg.UserID); err != nil {
 		return cfg, fmt.Errorf("--user-id: %w", err)
 	}
+	if _, err := local.ParseCompression(cfg.Compression); err != nil {
+		return cfg, fmt.Errorf("--%w", err)
+	}
+	if *f.maxInflight < 1 {
+		return cfg, fmt.Errorf("--max-inflight %d: want 1 or more bytes", *f.maxInflight)
+	}
+	cfg.MaxInflight = *f.maxInflight
+	key, err := f.apiKey(env)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.APIKey = key
 	if cfg.FlushSize < 1 {
 		return cfg, fmt.Errorf("--flush-size %d: want 1 or more", cfg.FlushSize)
 	}
@@ -98,7 +134,7 @@ func (f pipelineFlags) sinkInput() string {
 }
 
 func startPipeline(ctx context.Context, env *cliEnv, pf pipelineFlags) (*local.Pipeline, error) {
-	cfg, err := pf.config(ctx)
+	cfg, err := pf.config(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -108,6 +144,10 @@ func startPipeline(ctx context.Context, env *cliEnv, pf pipelineFlags) (*local.P
 		cfg.Logf("warning: cannot raise the open-files limit: %v", err)
 	}
 	p, err := local.Start(ctx, cfg)
+	if errors.Is(err, local.ErrExposedWithoutKey) {
+		return nil, fmt.Errorf("%w (--api %s, --s3-api %q): put the key in a file and pass --api-key-file FILE, or set %s; or listen on 127.0.0.1",
+			err, cfg.APIAddr, cfg.S3Addr, envAPIKey)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -207,9 +247,13 @@ func runLocal(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func runLocalSteps(ctx context.Context, env *cliEnv, p *local.Pipeline, pf pipelineFlags, count int64, rate float64, seed int64, start time.Time) error {
+	key, err := pf.apiKey(env)
+	if err != nil {
+		return err
+	}
 	src := emulator.NewSynthetic(seed, emulator.DefaultRows)
 	for _, mode := range []emulator.Mode{emulator.Batch, emulator.Stream} {
-		st, err := emulator.Run(ctx, emulator.Config{InvokeURL: p.URL, UserID: *pf.userID, Mode: mode,
+		st, err := emulator.Run(ctx, emulator.Config{InvokeURL: p.URL, UserID: *pf.userID, Mode: mode, APIKey: key,
 			Rate: rate, Count: count, Source: src, Progress: env.stderr})
 		if err != nil {
 			return fmt.Errorf("emulator (%s): %w", mode, err)
@@ -226,7 +270,7 @@ func runLocalSteps(ctx context.Context, env *cliEnv, p *local.Pipeline, pf pipel
 			bad, time.Since(waitStart).Round(100*time.Millisecond))
 	})
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	err := p.WaitCaughtUp(wctx)
+	err = p.WaitCaughtUp(wctx)
 	cancel()
 	line.Stop()
 	if err != nil {
