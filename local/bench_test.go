@@ -120,14 +120,21 @@ func ingest100(b *testing.B, base string) {
 	b.ReportMetric(float64(100*b.N)/time.Since(start).Seconds(), "records/s")
 }
 
-// BenchmarkDirectProduce is the ceiling for the two above: the same records produced straight
-// to the embedded broker with franz-go (batches of 100 awaited, 16 producers), no HTTP, with
-// the API's producer settings (acks from all in-sync replicas, no linger, the same buffer).
+// BenchmarkDirectProduce is the ceiling for BenchmarkIngest100RecordPOST: the same records
+// produced straight to the embedded broker with franz-go (batches of 100 awaited, 16
+// producers), no HTTP, with the API's producer settings (acks from all in-sync replicas, no
+// linger, the same buffer, uncompressed batches as the API's default --compression none).
 // Metric: records/s.
-func BenchmarkDirectProduce(b *testing.B) {
+func BenchmarkDirectProduce(b *testing.B) { directProduce(b, kgo.NoCompression()) }
+
+// BenchmarkDirectProduceSnappy is BenchmarkDirectProduce with snappy batches: the ceiling for
+// BenchmarkIngest100RecordPOSTSnappy.
+func BenchmarkDirectProduceSnappy(b *testing.B) { directProduce(b, kgo.SnappyCompression()) }
+
+func directProduce(b *testing.B, codec kgo.CompressionCodec) {
 	br := startBroker(b, b.TempDir())
 	cl, err := kgo.NewClient(kgo.SeedBrokers(br.Addr()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0),
-		kgo.MaxBufferedRecords(1<<16))
+		kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchCompression(codec))
 	require.NoError(b, err)
 	defer cl.Close()
 	val := compactJSON([]byte(benchValue))
