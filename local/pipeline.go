@@ -89,6 +89,10 @@ type Pipeline struct {
 	lock   *dataDirLock
 }
 
+// RequestReadTimeout bounds the time to read one request, body included: long enough for the
+// largest body (10 MB) at under 1 Mbit/s.
+const RequestReadTimeout = 2 * time.Minute
+
 // ErrExposedWithoutKey is Start's refusal to listen beyond loopback with no API key.
 var ErrExposedWithoutKey = errors.New("an API key is required to listen beyond loopback (127.0.0.1)")
 
@@ -208,7 +212,11 @@ func Start(ctx context.Context, cfg Config) (p *Pipeline, err error) {
 		return p, fmt.Errorf("api: listen on %s: %w", cfg.APIAddr, err)
 	}
 	p.URL = "http://" + ln.Addr().String()
-	p.srv = &http.Server{Handler: LimitInflight(cfg.MaxInflight, NewGuard(cfg.APIKey, p.API)), ReadHeaderTimeout: 10 * time.Second}
+	// The in-flight bound comes first: a signed request's body is read before its signature can
+	// be checked. ReadTimeout ends a body that trickles in, so no client holds a share of the
+	// bound for ever.
+	p.srv = &http.Server{Handler: LimitInflight(cfg.MaxInflight, NewGuard(cfg.APIKey, p.API)),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: RequestReadTimeout}
 	p.run("api", func() error {
 		if err := p.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

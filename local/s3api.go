@@ -74,7 +74,7 @@ func ServeSinkS3(addr, dir string, writable bool, key string) (*http.Server, str
 	if err != nil {
 		return nil, "", fmt.Errorf("s3 api: listen on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: GuardS3(key, h), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: GuardS3(key, h), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: RequestReadTimeout}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintf(os.Stderr, "s3 api: %v\n", err)
