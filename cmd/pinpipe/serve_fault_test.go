@@ -303,16 +303,8 @@ func postProduceN(ctx context.Context, t *testing.T, client *http.Client, api, p
 		l.send(batch)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+api+"/topics/"+killTopic, strings.NewReader(b.String()))
 		req.Header.Set("Content-Type", "application/vnd.kafka.json.v2+json")
-		status, body, err := doErr(client, req)
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			l.unsend(batch) // the server is down: nothing was sent
-			continue
-		}
-		if err != nil {
-			continue // no answer: neither acknowledged nor failed
-		}
-		if status != http.StatusOK {
-			l.fail(batch...)
+		body, ok := deliver(client, req, batch, l)
+		if !ok {
 			continue
 		}
 		var resp struct {
@@ -340,6 +332,24 @@ func postProduceN(ctx context.Context, t *testing.T, client *http.Client, api, p
 	}
 }
 
+// deliver sends req carrying batch and books what happened short of a 200: refused (the server
+// is down, nothing was sent), no answer (neither acknowledged nor failed), or another status
+// (every record failed). It returns a 200's body for the caller to read per record.
+func deliver(client *http.Client, req *http.Request, batch []string, l *ledger) ([]byte, bool) {
+	status, body, err := doErr(client, req)
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		l.unsend(batch)
+		return nil, false
+	case err != nil:
+		return nil, false
+	case status != http.StatusOK:
+		l.fail(batch...)
+		return nil, false
+	}
+	return body, true
+}
+
 // postPutRecords sends batches to the REST PutRecords route until ctx ends.
 func postPutRecords(ctx context.Context, t *testing.T, client *http.Client, api, prefix string, l *ledger) {
 	postPutRecordsN(ctx, t, client, api, prefix, l, -1)
@@ -361,16 +371,8 @@ func postPutRecordsN(ctx context.Context, t *testing.T, client *http.Client, api
 		l.send(batch)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+api+"/streams/"+killRESTStream+"/records", strings.NewReader(b.String()))
 		req.Header.Set("Content-Type", "application/json")
-		status, body, err := doErr(client, req)
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			l.unsend(batch) // the server is down: nothing was sent
-			continue
-		}
-		if err != nil {
-			continue // no answer: neither acknowledged nor failed
-		}
-		if status != http.StatusOK {
-			l.fail(batch...)
+		body, ok := deliver(client, req, batch, l)
+		if !ok {
 			continue
 		}
 		var resp struct {
