@@ -377,9 +377,9 @@ func TestS3APIKey(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	ctx := context.Background()
 
-	c := s3TestClient(t, url)
+	s3TestEnv(t, url)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", key)
-	c, err = analytics.NewS3Client(ctx)
+	c, err := analytics.NewS3Client(ctx)
 	require.NoError(t, err)
 	out, err := c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(SinkBucket)})
 	require.NoError(t, err)
