@@ -40,6 +40,10 @@ type serveProcess struct {
 	startTimeout time.Duration
 	// maxFiles, when set, is the open-files limit (soft and hard RLIMIT_NOFILE) serve runs under.
 	maxFiles int
+	// tmpfs, when set (a size such as "48m"), runs serve in a private mount namespace
+	// (unshare -rm) with a tmpfs of that size mounted on its data directory: a small disk
+	// of its own that the test fills through /proc/PID/root (see root).
+	tmpfs string
 }
 
 // startServe starts `pinpipe serve` on dir with the given addresses (127.0.0.1:PORT) and extra
@@ -64,6 +68,12 @@ func (p *serveProcess) start(tb testing.TB) {
 	if p.maxFiles > 0 {
 		// The shell sets the limit and then becomes pinpipe (exec), keeping the process id.
 		cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$@"`, p.maxFiles), "sh", os.Args[0]}, p.args...)...)
+	}
+	if p.tmpfs != "" {
+		// The shell mounts the tmpfs in the new namespace and then becomes pinpipe (exec),
+		// keeping the process id; the tmpfs lives as long as pinpipe.
+		cmd = exec.Command("unshare", append([]string{"-rm", "sh", "-c",
+			`d=$1; shift; mount -t tmpfs -o size=` + p.tmpfs + ` tmpfs "$d" && exec "$@"`, "sh", p.dir, os.Args[0]}, p.args...)...)
 	}
 	cmd.Env = append(os.Environ(), "PINPIPE_TEST_MAIN=1")
 	cmd.Stdout, cmd.Stderr = log, log
@@ -114,6 +124,11 @@ func (p *serveProcess) exited() (bool, error) {
 	default:
 		return false, nil
 	}
+}
+
+// root is the process's view of path (its mount namespace's, for a tmpfs data directory).
+func (p *serveProcess) root(path string) string {
+	return fmt.Sprintf("/proc/%d/root%s", p.cmd.Process.Pid, path)
 }
 
 // restart starts the process again on the same data directory and flags.
