@@ -161,4 +161,5 @@ func TestServeDiskFullThenFreed(t *testing.T) {
 
 	readBackServe(t, ctx, broker, kc, filepath.Join(data, "s3", "topics", killTopic), topic, restStream, multiStream)
 	up("after the read-back")
+	t.Logf("serve log, last lines:\n%s", tail(srv.logPath, 12))
 }
