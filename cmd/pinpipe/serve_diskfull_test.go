@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -40,11 +39,12 @@ func TestServeDiskFullThenFreed(t *testing.T) {
 	}
 	dir := filepath.Join(t.TempDir(), "data")
 	require.NoError(t, os.Mkdir(dir, 0o755))
-	if out, err := exec.Command("unshare", "-rm", "sh", "-c", `mount -t tmpfs -o size=1m tmpfs "$1"`, "sh", dir).CombinedOutput(); err != nil {
-		t.Skipf("needs a private mount namespace with a tmpfs (unshare -rm, mount -t tmpfs), not permitted here: %v: %s", err, out)
+	ns, ok, why := mountTmpfs(t, dir, "48m")
+	if !ok {
+		t.Skipf("needs a private mount namespace with a tmpfs (unshare -rm, mount -t tmpfs), not permitted here: %s", why)
 	}
 	broker, api := freeAddr(t), freeAddr(t)
-	srv := &serveProcess{dir: dir, api: api, broker: broker, tmpfs: "48m",
+	srv := &serveProcess{dir: dir, api: api, broker: broker, ns: ns,
 		args: []string{"serve", "--data-dir", dir, "--broker", broker, "--api", api,
 			"--user-id", "soak", "--flush-size", "50", "--rotate-interval", "500ms"},
 		logPath: dir + ".serve.log"}
@@ -61,7 +61,7 @@ func TestServeDiskFullThenFreed(t *testing.T) {
 			t.Fatalf("pinpipe serve exited (%v) %s; log %s:\n%s", err, when, srv.logPath, tail(srv.logPath, 40))
 		}
 	}
-	data := srv.root(dir) // the tmpfs, as the test sees it
+	data := ns.path(dir) // the tmpfs, as the test sees it
 	ctx := t.Context()
 	kc := kinesisSDK(api)
 	_, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(killMultiStream), ShardCount: aws.Int32(3)})
@@ -161,5 +161,12 @@ func TestServeDiskFullThenFreed(t *testing.T) {
 
 	readBackServe(t, ctx, broker, kc, filepath.Join(data, "s3", "topics", killTopic), topic, restStream, multiStream)
 	up("after the read-back")
+
+	// Ctrl-C and a restart on what the full disk left: torn writes must not cost a record.
+	require.NoError(t, srv.stop(time.Minute), "Ctrl-C: exit status; log:\n%s", tail(srv.logPath, 20))
+	srv.start(t)
+	t.Logf("restarted in %s", srv.started.Round(time.Millisecond))
+	readBackServe(t, ctx, broker, kc, filepath.Join(data, "s3", "topics", killTopic), topic, restStream, multiStream)
+	up("after the restart")
 	t.Logf("serve log, last lines:\n%s", tail(srv.logPath, 12))
 }
