@@ -120,7 +120,11 @@ func (p *serveProcess) start(tb testing.TB) {
 	done := make(chan struct{})
 	go func() { p.waitErr = cmd.Wait(); close(done) }()
 	p.cmd, p.done = cmd, done
-	client := &http.Client{Timeout: time.Second}
+	// A transport of its own: the probe's connections (cut short by its timeout) are not
+	// left in the shared pool for the test's clients to reuse.
+	probe := &http.Transport{}
+	defer probe.CloseIdleConnections()
+	client := &http.Client{Timeout: time.Second, Transport: probe}
 	timeout := p.startTimeout
 	if timeout == 0 {
 		timeout = 60 * time.Second
