@@ -136,8 +136,14 @@ func TestServeDiskFullThenFreed(t *testing.T) {
 		}
 		return true
 	})
-	time.Sleep(3 * time.Second) // and it stays full a while, the load going on
+	time.Sleep(2 * time.Second) // and it stays full a while, the load going on
 	up("on the full disk")
+	// A user who finds it so kills it and starts it again, on the disk still full: it starts,
+	// on what the torn writes left, and goes on answering.
+	srv.restart(t)
+	t.Logf("killed and restarted on the full disk in %s", srv.started.Round(time.Millisecond))
+	time.Sleep(time.Second)
+	up("restarted on the full disk")
 	ackedGone, failedGone := snapshot()
 	t.Logf("after %s: disk full; acknowledged %v, failed %v", time.Since(t0).Round(time.Millisecond), ackedGone, failedGone)
 
