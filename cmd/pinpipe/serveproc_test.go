@@ -120,11 +120,7 @@ func (p *serveProcess) start(tb testing.TB) {
 	done := make(chan struct{})
 	go func() { p.waitErr = cmd.Wait(); close(done) }()
 	p.cmd, p.done = cmd, done
-	// A transport of its own: the probe's connections (cut short by its timeout) are not
-	// left in the shared pool for the test's clients to reuse.
-	probe := &http.Transport{}
-	defer probe.CloseIdleConnections()
-	client := &http.Client{Timeout: time.Second, Transport: probe}
+	client := &http.Client{Timeout: time.Second}
 	timeout := p.startTimeout
 	if timeout == 0 {
 		timeout = 60 * time.Second
