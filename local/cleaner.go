@@ -28,7 +28,9 @@ type CleanerConfig struct {
 	Poll time.Duration
 	// BatchSize is the most records read from a shard at a time (default 500).
 	BatchSize int
-	Logf      func(format string, args ...any)
+	// MaxBackoff is the longest wait between retries of a failed pass (default 5s).
+	MaxBackoff time.Duration
+	Logf       func(format string, args ...any)
 }
 
 // Cleaner reads the three streams of a user, cleans each record with the analytics stream core
@@ -53,6 +55,10 @@ type Cleaner struct {
 	stopped  chan struct{}
 	runErr   error
 	shardsAt map[string][]string
+
+	unhealthy error     // the last failed pass, nil once a pass succeeds
+	since     time.Time // when passes began failing
+	retries   int       // failed passes since then
 }
 
 // cleanerDSN keeps DuckDB from downloading or auto-loading extensions.
@@ -71,6 +77,9 @@ func OpenCleaner(ctx context.Context, cfg CleanerConfig) (*Cleaner, error) {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -190,7 +199,11 @@ func (c *Cleaner) Stats() (rows, repeats, quarantined int64) {
 	return c.rows, c.repeats, c.bad
 }
 
-// Run cleans until ctx is done (finishing the batch in hand) or a step fails.
+// Run cleans until ctx is done (finishing the batch in hand). A failed pass (a full disk under
+// the database, a stream read error) does not stop it: the batch was rolled back with its
+// checkpoint, so Run retries with capped exponential backoff, reports itself unhealthy through
+// Health meanwhile, and is healthy again once a pass succeeds. It returns an error only for
+// ErrPermanent (a test's simulated crash).
 func (c *Cleaner) Run(ctx context.Context) (err error) {
 	defer func() {
 		c.mu.Lock()
@@ -202,6 +215,7 @@ func (c *Cleaner) Run(ctx context.Context) (err error) {
 		close(c.stopped)
 	}()
 	lastShards := time.Time{}
+	backoff := minBackoff
 	for ctx.Err() == nil {
 		var wake <-chan struct{}
 		if c.cfg.Wake != nil {
@@ -212,12 +226,22 @@ func (c *Cleaner) Run(ctx context.Context) (err error) {
 			lastShards = time.Now()
 		}
 		n, err := c.pass(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrPermanent) {
 			return err
 		}
+		c.healthAfter(err)
+		if err != nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, c.cfg.MaxBackoff)
+			continue
+		}
+		backoff = minBackoff
 		if n > 0 {
 			continue
 		}
@@ -228,6 +252,34 @@ func (c *Cleaner) Run(ctx context.Context) (err error) {
 		}
 	}
 	return nil
+}
+
+// healthAfter keeps Health up to date after a pass that ended with err, logging each change.
+func (c *Cleaner) healthAfter(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case err == nil && c.unhealthy != nil:
+		c.cfg.Logf("stream cleaner: healthy again after %d failed passes in %s", c.retries, time.Since(c.since).Round(time.Millisecond))
+		c.unhealthy, c.retries = nil, 0
+	case err != nil && c.unhealthy == nil:
+		c.cfg.Logf("stream cleaner: unhealthy, retrying until it can write again: %v", err)
+		c.unhealthy, c.since, c.retries = err, time.Now(), 1
+	case err != nil:
+		c.unhealthy = err
+		c.retries++
+	}
+}
+
+// Health returns nil while the cleaner keeps up, or the error of the pass it is retrying.
+func (c *Cleaner) Health() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.unhealthy == nil {
+		return nil
+	}
+	return fmt.Errorf("the stream cleaner cannot write %s since %s (%d failed passes): %w",
+		c.cfg.DBPath, c.since.Format(time.TimeOnly), c.retries, c.unhealthy)
 }
 
 // refreshShards learns the shards of the three streams. A stream that does not exist (yet) is

@@ -199,7 +199,16 @@ func TestServeKilledTenTimes(t *testing.T) {
 		t.Fatalf("pinpipe serve exited by itself (%v); log %s:\n%s", err, srv.logPath, tail(srv.logPath, 40))
 	}
 
-	// Read back from the running server.
+	readBackServe(t, ctx, broker, kc, filepath.Join(dir, "s3", "topics", killTopic), topic, restStream, multiStream)
+	t.Logf("restart times: %v", ups)
+}
+
+// readBackServe reads back what a running serve holds, as a user would, and checks each ledger
+// against it: the topic killTopic with a Kafka consumer up to its end offsets, the streams
+// killRESTStream and killMultiStream with GetRecords from TRIM_HORIZON (sequence numbers
+// increasing within a shard), and the sink's objects under sinkDir once the sink has caught up.
+func readBackServe(t *testing.T, ctx context.Context, broker string, kc *kinesis.Client, sinkDir string, topic, restStream, multiStream *ledger) {
+	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(killTopic),
@@ -254,9 +263,8 @@ func TestServeKilledTenTimes(t *testing.T) {
 		s.l.check(t, "stream "+s.name+" (GetRecords)", found)
 	}
 
-	inSink := waitSinkCaughtUp(t, rctx, filepath.Join(dir, "s3", "topics", killTopic), killTopic, endOf)
+	inSink := waitSinkCaughtUp(t, rctx, sinkDir, killTopic, endOf)
 	topic.check(t, "sink of "+killTopic, inSink)
-	t.Logf("restart times: %v", ups)
 }
 
 type idValue struct {

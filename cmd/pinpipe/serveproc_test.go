@@ -40,6 +40,49 @@ type serveProcess struct {
 	startTimeout time.Duration
 	// maxFiles, when set, is the open-files limit (soft and hard RLIMIT_NOFILE) serve runs under.
 	maxFiles int
+	// ns, when set, runs serve in that mount namespace (see mountTmpfs): on a small disk of
+	// its own, which outlives a restart.
+	ns *tmpfsNamespace
+}
+
+// tmpfsNamespace is a private mount namespace (unshare -rm) in which a tmpfs of a given size
+// is mounted on a directory, held open by a sleeping process: processes started in it
+// (nsenter) see the tmpfs there, the test reaches it through /proc/PID/root.
+type tmpfsNamespace struct {
+	holder *exec.Cmd
+}
+
+// mountTmpfs mounts a tmpfs of size (such as "48m") on dir in a new mount namespace, which
+// ends with the test. ok is false, with the reason, when this machine does not permit it.
+func mountTmpfs(tb testing.TB, dir, size string) (ns *tmpfsNamespace, ok bool, why string) {
+	tb.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command("unshare", "-rm", "sh", "-c", `mount -t tmpfs -o size=`+size+` tmpfs "$1" && echo mounted && exec sleep 3600`, "sh", dir)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, false, err.Error()
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tb.Cleanup(func() { cmd.Process.Kill(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		select {
+		case err := <-done:
+			done <- err
+			return nil, false, fmt.Sprintf("%v: %s", err, out.String())
+		default:
+		}
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(fmt.Sprintf("/proc/%d/root%s", cmd.Process.Pid, dir), &st); err == nil && st.Type == 0x01021994 { // TMPFS_MAGIC
+			return &tmpfsNamespace{holder: cmd}, true, ""
+		}
+	}
+	return nil, false, "the tmpfs did not appear within 10s: " + out.String()
+}
+
+// path is dir inside the namespace, as this process reaches it.
+func (ns *tmpfsNamespace) path(dir string) string {
+	return fmt.Sprintf("/proc/%d/root%s", ns.holder.Process.Pid, dir)
 }
 
 // startServe starts `pinpipe serve` on dir with the given addresses (127.0.0.1:PORT) and extra
@@ -64,6 +107,11 @@ func (p *serveProcess) start(tb testing.TB) {
 	if p.maxFiles > 0 {
 		// The shell sets the limit and then becomes pinpipe (exec), keeping the process id.
 		cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$@"`, p.maxFiles), "sh", os.Args[0]}, p.args...)...)
+	}
+	if p.ns != nil {
+		// nsenter becomes pinpipe (exec) in the namespace, keeping the process id.
+		cmd = exec.Command("nsenter", append([]string{"-t", strconv.Itoa(p.ns.holder.Process.Pid), "-U", "-m",
+			"--preserve-credentials", "--", os.Args[0]}, p.args...)...)
 	}
 	cmd.Env = append(os.Environ(), "PINPIPE_TEST_MAIN=1")
 	cmd.Stdout, cmd.Stderr = log, log
