@@ -56,9 +56,7 @@ type Cleaner struct {
 	runErr   error
 	shardsAt map[string][]string
 
-	unhealthy error     // the last failed pass, nil once a pass succeeds
-	since     time.Time // when passes began failing
-	retries   int       // failed passes since then
+	health *health // failed passes
 }
 
 // cleanerDSN keeps DuckDB from downloading or auto-loading extensions.
@@ -89,7 +87,8 @@ func OpenCleaner(ctx context.Context, cfg CleanerConfig) (*Cleaner, error) {
 		return nil, fmt.Errorf("stream cleaner: open %s: %w", cfg.DBPath, err)
 	}
 	c := &Cleaner{cfg: cfg, db: db, done: map[string]map[string]string{}, changed: make(chan struct{}),
-		stopped: make(chan struct{}), shardsAt: map[string][]string{}}
+		stopped: make(chan struct{}), shardsAt: map[string][]string{},
+		health: &health{part: "stream cleaner", tries: "passes", logf: cfg.Logf}}
 	if err := c.setup(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("stream cleaner: %s: %w", cfg.DBPath, err)
@@ -232,7 +231,7 @@ func (c *Cleaner) Run(ctx context.Context) (err error) {
 		if errors.Is(err, ErrPermanent) {
 			return err
 		}
-		c.healthAfter(err)
+		c.health.after(err)
 		if err != nil {
 			select {
 			case <-ctx.Done():
@@ -254,32 +253,9 @@ func (c *Cleaner) Run(ctx context.Context) (err error) {
 	return nil
 }
 
-// healthAfter keeps Health up to date after a pass that ended with err, logging each change.
-func (c *Cleaner) healthAfter(err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case err == nil && c.unhealthy != nil:
-		c.cfg.Logf("stream cleaner: healthy again after %d failed passes in %s", c.retries, time.Since(c.since).Round(time.Millisecond))
-		c.unhealthy, c.retries = nil, 0
-	case err != nil && c.unhealthy == nil:
-		c.cfg.Logf("stream cleaner: unhealthy, retrying until it can write again: %v", err)
-		c.unhealthy, c.since, c.retries = err, time.Now(), 1
-	case err != nil:
-		c.unhealthy = err
-		c.retries++
-	}
-}
-
 // Health returns nil while the cleaner keeps up, or the error of the pass it is retrying.
 func (c *Cleaner) Health() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.unhealthy == nil {
-		return nil
-	}
-	return fmt.Errorf("the stream cleaner cannot write %s since %s (%d failed passes): %w",
-		c.cfg.DBPath, c.since.Format(time.TimeOnly), c.retries, c.unhealthy)
+	return c.health.status(fmt.Sprintf("cannot write %s", c.cfg.DBPath))
 }
 
 // refreshShards learns the shards of the three streams. A stream that does not exist (yet) is

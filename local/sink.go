@@ -75,9 +75,7 @@ type Sink struct {
 	flushReq chan chan error
 	stop     <-chan struct{} // Run's ctx.Done(): retries end
 
-	unhealthy error     // the last store failure, nil once an operation succeeds
-	since     time.Time // when the store began failing
-	retries   int       // failed attempts since then
+	health *health // the store's faults
 }
 
 type tp struct {
@@ -123,7 +121,8 @@ func NewSink(cfg SinkConfig) (*Sink, error) {
 		cfg.MaxBackoff = 5 * time.Second
 	}
 	return &Sink{cfg: cfg, parts: map[tp]*sinkPart{},
-		changed: make(chan struct{}), flushReq: make(chan chan error), stopped: make(chan struct{})}, nil
+		changed: make(chan struct{}), flushReq: make(chan chan error), stopped: make(chan struct{}),
+		health: &health{part: "sink", tries: "attempts", logf: cfg.Logf}}, nil
 }
 
 // ObjectKey is the Confluent S3 connector's key of the object starting at offset.
@@ -139,15 +138,7 @@ func (s *Sink) Stats() (objects, records int64) {
 }
 
 // Health returns nil while the sink can store, or the store error it is retrying.
-func (s *Sink) Health() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.unhealthy == nil {
-		return nil
-	}
-	return fmt.Errorf("the sink cannot write to %s since %s (%d failed attempts): %w",
-		s.cfg.Store, s.since.Format(time.TimeOnly), s.retries, s.unhealthy)
-}
+func (s *Sink) Health() error { return s.health.status(fmt.Sprintf("cannot write to %s", s.cfg.Store)) }
 
 // retry runs a store operation until it succeeds, waiting between attempts with capped
 // exponential backoff, and keeps Health up to date. It gives up (returning the error) when the
@@ -159,19 +150,7 @@ func (s *Sink) retry(ctx context.Context, fn func(context.Context) error) error 
 		actx, cancel := context.WithTimeout(ctx, opTimeout)
 		err := fn(actx)
 		cancel()
-		s.mu.Lock()
-		switch {
-		case err == nil && s.unhealthy != nil:
-			s.cfg.Logf("sink: healthy again: %s writable after %d failed attempts in %s", s.cfg.Store, s.retries, time.Since(s.since).Round(time.Millisecond))
-			s.unhealthy, s.retries = nil, 0
-		case err != nil && s.unhealthy == nil:
-			s.cfg.Logf("sink: unhealthy, retrying until the store takes writes again: %v", err)
-			s.unhealthy, s.since, s.retries = err, time.Now(), 1
-		case err != nil:
-			s.unhealthy = err
-			s.retries++
-		}
-		s.mu.Unlock()
+		s.health.after(err)
 		if err == nil || errors.Is(err, ErrPermanent) || ctx.Err() != nil {
 			return err
 		}
