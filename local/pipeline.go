@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/pinpipe/pinpipe/record"
@@ -253,12 +252,7 @@ func (p *Pipeline) Topics() []string {
 // WaitCaughtUp waits until the sink has committed every record now in the topics and the
 // stream cleaner has written every record the API has acknowledged so far.
 func (p *Pipeline) WaitCaughtUp(ctx context.Context) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Broker.Addr()))
-	if err != nil {
-		return err
-	}
-	ends, err := EndOffsets(ctx, kadm.NewClient(cl), p.Topics()...)
-	cl.Close()
+	ends, err := TopicEndOffsets(ctx, p.Broker.Addr(), p.Topics()...)
 	if err != nil {
 		return err
 	}
@@ -330,13 +324,7 @@ func (p *Pipeline) drainSink() {
 	logf := p.cfg.Logf
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Drain)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.Broker.Addr()))
-	if err != nil {
-		logf("sink: drain: %v", err)
-		return
-	}
-	ends, err := EndOffsets(ctx, kadm.NewClient(cl), p.Topics()...)
-	cl.Close()
+	ends, err := TopicEndOffsets(ctx, p.Broker.Addr(), p.Topics()...)
 	if err != nil {
 		logf("sink: drain: high watermarks: %v", err)
 		return
