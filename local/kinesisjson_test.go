@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pinpipe/pinpipe/emulator"
+	"github.com/pinpipe/pinpipe/internal/sdkhttp"
 	"github.com/pinpipe/pinpipe/record"
 )
 
@@ -33,7 +34,9 @@ func kinesisClient(url, secret string) *kinesis.Client {
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDLOCAL", secret, ""),
-		HTTPClient:   &http.Client{},
+		// sdkhttp: without retries, the SDK's early close of a request body must not lose the
+		// answer (see its package doc).
+		HTTPClient: sdkhttp.Client{HTTP: &http.Client{}},
 		// The tests check single answers; a retried call would hide a 5xx.
 		RetryMaxAttempts: 1,
 	})

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,8 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pinpipe/pinpipe/internal/sdkhttp"
 )
 
 // serveProcess is a real `pinpipe serve` child process (this test binary run as the pinpipe
@@ -225,13 +225,14 @@ func (p *serveProcess) memory() (hwm, rss int64, err error) {
 
 // kinesisSDK is aws-sdk-go-v2's Kinesis client pointed at the API. It never retries: a retry of
 // a request whose answer was lost to a kill could store its records twice, which is the
-// client's at-least-once, not the server's fault.
+// client's at-least-once, not the server's fault. sdkhttp keeps the SDK's early close of a
+// request body from losing the answer, which the default retryer would otherwise cover.
 func kinesisSDK(api string) *kinesis.Client {
 	return kinesis.New(kinesis.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String("http://" + api),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local", ""),
-		HTTPClient:       &http.Client{Timeout: 30 * time.Second},
+		HTTPClient:       sdkhttp.Client{HTTP: &http.Client{Timeout: 30 * time.Second}},
 		RetryMaxAttempts: 1,
 	})
 }
@@ -262,7 +263,7 @@ func readStream(ctx context.Context, kc *kinesis.Client, stream string, fn func(
 		}
 		iter := it.ShardIterator
 		for iter != nil {
-			out, err := getRecords(ctx, kc, iter)
+			out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
 			if err != nil {
 				return fmt.Errorf("get records of %s/%s: %w", stream, sh, err)
 			}
@@ -276,24 +277,6 @@ func readStream(ctx context.Context, kc *kinesis.Client, stream string, fn func(
 		}
 	}
 	return nil
-}
-
-// getRecords is one GetRecords call, sent again (up to 3 times, with the same iterator) when the
-// answer's body could not be read: reads change nothing, and an iterator stays valid for
-// 5 minutes, so a consumer retries them as the SDK's default retryer would. The clients here
-// make no retries otherwise (kinesisSDK), so that a write's acknowledgement is exact. An
-// answer from the server (an API error) is never retried: that is what the tests check.
-// Why: the SDK sometimes reports "use of closed network connection" while reading a large
-// GetRecords body from serve (about one call in a few hundred), which raw HTTP calls of the
-// same requests never showed; the record checks stay exact either way.
-func getRecords(ctx context.Context, kc *kinesis.Client, iter *string) (*kinesis.GetRecordsOutput, error) {
-	for attempt := 1; ; attempt++ {
-		out, err := kc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(10000)})
-		var apiErr smithy.APIError
-		if err == nil || attempt == 3 || errors.As(err, &apiErr) || ctx.Err() != nil {
-			return out, err
-		}
-	}
 }
 
 // tail is the last n lines of a file, for a failure message.
