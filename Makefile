@@ -4,6 +4,9 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/pinpipe
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# The batch job hands its rows to DuckDB as Arrow record batches: duckdb-go has its Arrow
+# interface only with this build tag. Every go command below (and the go builds tests run) gets it.
+export GOFLAGS := $(strip $(GOFLAGS) -tags=duckdb_arrow)
 
 .PHONY: all build install demo test test-go setup lint bench bench-analyse bench-incremental bench-soak synth fmt clean
 

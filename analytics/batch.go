@@ -494,15 +494,26 @@ func isPair(c clean.Column) bool { return c.Type == "DOUBLE[]" }
 
 func pairColumn(c clean.Column, i int) string { return quoteIdent(fmt.Sprintf("_%s_%d", c.Name, i)) }
 
-// stageDDL creates a stage table of a kind: its clean columns, a pair split in two.
-func stageDDL(table string, k record.Kind) string {
-	var cols []string
+// stageColumns are the columns of a kind's stage table and their types: its clean columns, a
+// pair split in two.
+func stageColumns(k record.Kind) (names, types []string) {
 	for _, c := range clean.Columns(k) {
 		if isPair(c) {
-			cols = append(cols, pairColumn(c, 0)+" DOUBLE", pairColumn(c, 1)+" DOUBLE")
+			names = append(names, pairColumn(c, 0), pairColumn(c, 1))
+			types = append(types, "DOUBLE", "DOUBLE")
 			continue
 		}
-		cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
+		names, types = append(names, quoteIdent(c.Name)), append(types, c.Type)
+	}
+	return names, types
+}
+
+// stageDDL creates a stage table of a kind (stageColumns).
+func stageDDL(table string, k record.Kind) string {
+	names, types := stageColumns(k)
+	cols := make([]string, len(names))
+	for i := range names {
+		cols[i] = names[i] + " " + types[i]
 	}
 	return fmt.Sprintf("CREATE TABLE %s (%s)", quoteIdent(table), strings.Join(cols, ", "))
 }
@@ -751,13 +762,14 @@ func load(ctx context.Context, connector *duckdb.Connector, src source, files []
 				return fmt.Errorf("connecting to DuckDB: %w", err)
 			}
 			defer conn.Close()
-			appender, err := duckdb.NewAppenderFromConn(conn, "", stageTable(k))
+			_, types := stageColumns(k)
+			stage, err := newStageWriter(gctx, conn, stageTable(k), types)
 			if err != nil {
-				return fmt.Errorf("appender for %s: %w", stageTable(k), err)
+				return err
 			}
 			defer func() {
-				if appender != nil {
-					appender.Close()
+				if stage != nil {
+					stage.abort()
 				}
 			}()
 			set := seen.of(k)
@@ -824,7 +836,7 @@ func load(ctx context.Context, connector *duckdb.Connector, src source, files []
 						if buf, err = stageValues(buf[:0], vals, pairs[ki]); err != nil {
 							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
 						}
-						if err := appender.AppendRow(buf...); err != nil {
+						if err := stage.appendRow(gctx, buf); err != nil {
 							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
 						}
 					}
@@ -844,9 +856,9 @@ func load(ctx context.Context, connector *duckdb.Connector, src source, files []
 			if next < len(byKind[ki]) && gctx.Err() == nil {
 				return fmt.Errorf("loading %s: %d objects were not loaded", k, len(byKind[ki])-next)
 			}
-			a := appender
-			appender = nil
-			if err := a.Close(); err != nil {
+			st := stage
+			stage = nil
+			if err := st.close(gctx); err != nil {
 				return fmt.Errorf("loading %s: %w", k, err)
 			}
 			return nil

@@ -75,7 +75,7 @@ func runProc(b *testing.B, name string, args ...string) (procStats, []byte) {
 func buildBench(b *testing.B) (pinpipe, reference string) {
 	dir := b.TempDir()
 	for _, p := range []struct{ out, pkg string }{{"pinpipe", "./cmd/pinpipe"}, {"reference", "./analytics/internal/reference"}} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, p.out), p.pkg)
+		cmd := exec.Command("go", "build", "-tags", "duckdb_arrow", "-o", filepath.Join(dir, p.out), p.pkg)
 		cmd.Dir = testenv.RepoRoot()
 		out, err := cmd.CombinedOutput()
 		require.NoError(b, err, "go build %s: %s", p.pkg, out)

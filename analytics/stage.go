@@ -1,0 +1,325 @@
+//go:build duckdb_arrow
+
+package analytics
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory/mallocator"
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// stageRows is how many rows a stage writer gathers into one Arrow record batch before DuckDB
+// takes it: 16 of DuckDB's vectors, a few megabytes of pins. (A variable for the tests, which
+// cross batch boundaries with a few rows.)
+var stageRows = 32768
+
+// stageWriter appends clean rows to a stage table through Arrow: the values are copied into C
+// buffers column by column, and one INSERT ... SELECT over an Arrow stream takes the batches as
+// they fill, with no cgo call per value. DuckDB's Appender takes each value through a cgo call
+// of its own (each string too), which cost the batch job a third of its CPU time; an INSERT per
+// batch costs a transaction each, and DuckDB merges each one's partial row groups again.
+type stageWriter struct {
+	table  string
+	schema *arrow.Schema
+	b      *array.RecordBuilder
+	set    []func(driver.Value) error
+	n      int
+	// strs are the builders of the text columns, and size what each held in the last batch: a
+	// batch reserves that much at once rather than growing its buffers by doubling and copying.
+	strs []*array.StringBuilder
+	size []int
+
+	// err is the first error of appendRow: a row may have been appended to some columns and not
+	// the others, so the writer takes nothing more, and close ends the INSERT without its rows.
+	err error
+
+	batches chan arrow.RecordBatch // to the INSERT; closed by close
+	done    chan error             // the INSERT's result
+	stop    context.CancelFunc
+}
+
+// newStageWriter starts an INSERT into table on conn, whose columns are typed as types (DuckDB's
+// names: BIGINT, DOUBLE, VARCHAR, TIMESTAMP, in the table's order). The INSERT ends, and its rows
+// are committed, when close returns nil; on any error nothing of it is.
+func newStageWriter(ctx context.Context, conn driver.Conn, table string, types []string) (*stageWriter, error) {
+	dc, ok := conn.(*duckdb.Conn)
+	if !ok {
+		return nil, fmt.Errorf("stage %s: not a DuckDB connection (%T)", table, conn)
+	}
+	ar, err := duckdb.NewArrowFromConn(dc)
+	if err != nil {
+		return nil, fmt.Errorf("stage %s: %w", table, err)
+	}
+	fields := make([]arrow.Field, len(types))
+	for i, t := range types {
+		var dt arrow.DataType
+		switch t {
+		case "BIGINT":
+			dt = arrow.PrimitiveTypes.Int64
+		case "DOUBLE":
+			dt = arrow.PrimitiveTypes.Float64
+		case "VARCHAR":
+			dt = arrow.BinaryTypes.String
+		case "TIMESTAMP":
+			dt = &arrow.TimestampType{Unit: arrow.Microsecond}
+		default:
+			return nil, fmt.Errorf("stage %s: column %d has type %s, which a stage cannot hold", table, i, t)
+		}
+		fields[i] = arrow.Field{Name: fmt.Sprintf("c%d", i), Type: dt, Nullable: true}
+	}
+	s := &stageWriter{table: table, schema: arrow.NewSchema(fields, nil),
+		batches: make(chan arrow.RecordBatch), done: make(chan error, 1)}
+	// The batches are in C memory: each is freed as soon as DuckDB has copied it, not when the
+	// garbage collector gets to it.
+	s.b = array.NewRecordBuilder(mallocator.NewMallocator(), s.schema)
+	for i := range fields {
+		s.set = append(s.set, setter(s.b.Field(i), types[i]))
+		if sb, ok := s.b.Field(i).(*array.StringBuilder); ok {
+			s.strs, s.size = append(s.strs, sb), append(s.size, 0)
+		}
+	}
+	s.reserve()
+
+	ctx, s.stop = context.WithCancel(ctx)
+	rd := &batchReader{ctx: ctx, schema: s.schema, batches: s.batches}
+	rd.refs.Store(1)
+	view := "_arrow_" + strings.Trim(table, `"`)
+	release, err := ar.RegisterView(rd, view)
+	if err != nil {
+		s.b.Release()
+		s.stop()
+		return nil, fmt.Errorf("stage %s: %w", table, err)
+	}
+	go func() {
+		q := "INSERT INTO " + quoteIdent(table) + " SELECT * FROM " + quoteIdent(view)
+		_, err := dc.ExecContext(ctx, q, nil)
+		if err == nil {
+			release()
+		}
+		// After an error DuckDB may still call the stream (an interrupted query's scan tasks end
+		// after the query does), so it is left allocated, answering that it failed: a few
+		// bytes, once in a failed run.
+		s.done <- err
+	}()
+	return s, nil
+}
+
+// setter is the function that appends a value of a column of type t to b.
+func setter(b array.Builder, t string) func(driver.Value) error {
+	bad := func(v driver.Value) error { return fmt.Errorf("a %T in a %s column", v, t) }
+	switch b := b.(type) {
+	case *array.Int64Builder:
+		return func(v driver.Value) error {
+			switch v := v.(type) {
+			case nil:
+				b.AppendNull()
+			case int64:
+				b.Append(v)
+			default:
+				return bad(v)
+			}
+			return nil
+		}
+	case *array.Float64Builder:
+		return func(v driver.Value) error {
+			switch v := v.(type) {
+			case nil:
+				b.AppendNull()
+			case float64:
+				b.Append(v)
+			default:
+				return bad(v)
+			}
+			return nil
+		}
+	case *array.StringBuilder:
+		return func(v driver.Value) error {
+			switch v := v.(type) {
+			case nil:
+				b.AppendNull()
+			case string:
+				b.Append(v)
+			default:
+				return bad(v)
+			}
+			return nil
+		}
+	case *array.TimestampBuilder:
+		return func(v driver.Value) error {
+			switch v := v.(type) {
+			case nil:
+				b.AppendNull()
+			case time.Time:
+				b.Append(arrow.Timestamp(v.UnixMicro()))
+			default:
+				return bad(v)
+			}
+			return nil
+		}
+	}
+	panic(fmt.Sprintf("stage: no setter for %T", b))
+}
+
+// appendRow appends one row (its values in the table's column order).
+func (s *stageWriter) appendRow(ctx context.Context, vals []driver.Value) error {
+	if s.err != nil {
+		return s.err
+	}
+	if len(vals) != len(s.set) {
+		s.err = fmt.Errorf("stage %s: %d values for %d columns", s.table, len(vals), len(s.set))
+		return s.err
+	}
+	for j, v := range vals {
+		if err := s.set[j](v); err != nil {
+			s.err = fmt.Errorf("stage %s column %d: %w", s.table, j, err)
+			return s.err
+		}
+	}
+	if s.n++; s.n == stageRows {
+		s.err = s.send(ctx)
+	}
+	return s.err
+}
+
+// send hands the rows gathered so far to the INSERT, waiting while it takes the one before.
+func (s *stageWriter) send(ctx context.Context) error {
+	if s.n == 0 {
+		return nil
+	}
+	s.n = 0
+	for i, sb := range s.strs {
+		s.size[i] = sb.DataLen()
+	}
+	rec := s.b.NewRecordBatch()
+	s.reserve()
+	select {
+	case s.batches <- rec:
+		return nil
+	case err := <-s.done:
+		rec.Release()
+		if err == nil {
+			err = errors.New("the INSERT ended before its rows did")
+		}
+		s.done <- err // for close
+		return fmt.Errorf("stage %s: %w", s.table, err)
+	case <-ctx.Done():
+		rec.Release()
+		return ctx.Err()
+	}
+}
+
+// reserve makes room for a batch: stageRows rows, and a little more text than the last batch had.
+func (s *stageWriter) reserve() {
+	s.b.Reserve(stageRows)
+	for i, sb := range s.strs {
+		sb.ReserveData(s.size[i] + s.size[i]/8)
+	}
+}
+
+// close sends what is left and waits for the INSERT to commit. Called after an error (or with
+// ctx cancelled), it ends the INSERT without its rows.
+func (s *stageWriter) close(ctx context.Context) error {
+	defer s.b.Release()
+	err := s.err
+	if err == nil {
+		err = s.send(ctx)
+	}
+	if err != nil {
+		s.stop()
+	}
+	close(s.batches)
+	if e := <-s.done; err == nil && e != nil {
+		err = fmt.Errorf("stage %s: %w", s.table, e)
+	}
+	s.stop()
+	return err
+}
+
+// abort ends the INSERT without its rows.
+func (s *stageWriter) abort() {
+	s.stop()
+	s.b.Release()
+	close(s.batches)
+	<-s.done
+}
+
+// batchReader is the Arrow stream the INSERT reads: the batches a stageWriter sends, until it
+// closes the channel (the end) or ctx ends (an error, so the INSERT fails and keeps nothing).
+type batchReader struct {
+	refs    atomic.Int64
+	ctx     context.Context
+	schema  *arrow.Schema
+	batches <-chan arrow.RecordBatch
+
+	mu  sync.Mutex
+	cur arrow.RecordBatch
+	err error
+}
+
+func (r *batchReader) Retain() { r.refs.Add(1) }
+
+func (r *batchReader) Release() {
+	if r.refs.Add(-1) == 0 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.cur != nil {
+			r.cur.Release()
+			r.cur = nil
+		}
+	}
+}
+
+func (r *batchReader) Schema() *arrow.Schema { return r.schema }
+
+func (r *batchReader) Next() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.err == nil {
+		select {
+		case rec, ok := <-r.batches:
+			if ok {
+				r.cur = rec
+			}
+		case <-r.ctx.Done():
+		}
+		// The writer cancels ctx before it closes the channel on an error: a closed channel is
+		// the end of the rows only when ctx is not done, else the INSERT would commit them.
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			if r.cur != nil {
+				r.cur.Release()
+				r.cur = nil
+			}
+		}
+	}
+	return r.cur != nil
+}
+
+func (r *batchReader) RecordBatch() arrow.RecordBatch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
+}
+
+// Record is RecordBatch (array.RecordReader still asks for both).
+func (r *batchReader) Record() arrow.RecordBatch { return r.RecordBatch() }
+
+func (r *batchReader) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
