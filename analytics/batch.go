@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -488,8 +487,8 @@ func parquetFiles(dir string, files []string) string {
 }
 
 // A DOUBLE[] column (a geo's coordinates, always [latitude, longitude] or null) is staged as two
-// DOUBLE columns and put back together by the clean view: the Appender writes a list through
-// reflection and several cgo calls per row, two numbers through none.
+// DOUBLE columns (stageWriter.Floats) and put back together by the clean view: two flat numbers
+// are the cheapest thing to stage, and the view costs nothing until it is read.
 func isPair(c clean.Column) bool { return c.Type == "DOUBLE[]" }
 
 func pairColumn(c clean.Column, i int) string { return quoteIdent(fmt.Sprintf("_%s_%d", c.Name, i)) }
@@ -530,28 +529,6 @@ func cleanView(view, table string, k record.Kind) string {
 		cols = append(cols, quoteIdent(c.Name))
 	}
 	return fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM %s", quoteIdent(view), strings.Join(cols, ", "), quoteIdent(table))
-}
-
-// stageValues appends a clean row's values as stageDDL lays them out.
-func stageValues(dst []driver.Value, vals []any, pairs []bool) ([]driver.Value, error) {
-	for j, v := range vals {
-		if !pairs[j] {
-			dst = append(dst, v)
-			continue
-		}
-		switch v := v.(type) {
-		case nil:
-			dst = append(dst, nil, nil)
-		case []float64:
-			if len(v) != 2 {
-				return dst, fmt.Errorf("column %d has %d values, want 2", j, len(v))
-			}
-			dst = append(dst, v[0], v[1])
-		default:
-			return dst, fmt.Errorf("column %d is a %T, want []float64", j, v)
-		}
-	}
-	return dst, nil
 }
 
 // fetched is one object's content.
@@ -658,13 +635,7 @@ type repeat struct {
 // the order the reads finish in.
 func load(ctx context.Context, connector *duckdb.Connector, src source, files []sinkFile, read []bool,
 	seen, prior *seenSets, prints bool, progressOut io.Writer, rep *BatchReport) (*loaded, error) {
-	var pairs [3][]bool
 	var byKind [3][]int // file indexes of each kind to read, in key order
-	for i, k := range record.Kinds {
-		for _, c := range clean.Columns(k) {
-			pairs[i] = append(pairs[i], isPair(c))
-		}
-	}
 	order := interleave(files, read)
 	kindOf := make([]int, len(files))
 	for i, f := range files {
@@ -783,7 +754,7 @@ func load(ctx context.Context, connector *duckdb.Connector, src source, files []
 				firsts, rec.parts = roaring64.New(), map[string]*roaring64.Bitmap{}
 			}
 			var scratch []byte
-			vals, buf := make([]any, 0, 16), make([]driver.Value, 0, 16)
+			vals := make([]any, 0, 16)
 			pending := map[int]cleaned{}
 			next := 0 // position in byKind[ki] of the next object to load
 			for c := range toLoad[ki] {
@@ -824,19 +795,16 @@ func load(ctx context.Context, connector *duckdb.Connector, src source, files []
 							continue
 						}
 						kept++
-						vals = row.AppendValues(vals[:0])
 						if prints {
 							var fp uint64
+							vals = row.AppendValues(vals[:0])
 							if fp, scratch, err = fingerprint(vals, scratch); err != nil {
 								return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
 							}
 							rec.inds, rec.prints = append(rec.inds, ind), append(rec.prints, fp)
 							part.Add(ind)
 						}
-						if buf, err = stageValues(buf[:0], vals, pairs[ki]); err != nil {
-							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
-						}
-						if err := stage.appendRow(gctx, buf); err != nil {
+						if err := stage.appendRow(gctx, row); err != nil {
 							return fmt.Errorf("loading %s ind %d from %s: %w", k, row.Ind(), files[c.i].key, err)
 						}
 					}

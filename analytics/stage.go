@@ -16,6 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory/mallocator"
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/pinpipe/pinpipe/analytics/clean"
 )
 
 // stageRows is how many rows a stage writer gathers into one Arrow record batch before DuckDB
@@ -32,8 +34,10 @@ type stageWriter struct {
 	table  string
 	schema *arrow.Schema
 	b      *array.RecordBuilder
-	set    []func(driver.Value) error
-	n      int
+	cols   []array.Builder // b's fields
+	types  []string        // their DuckDB types
+	n      int             // rows in b
+	col    int             // the column the row being appended is at
 	// strs are the builders of the text columns, and size what each held in the last batch: a
 	// batch reserves that much at once rather than growing its buffers by doubling and copying.
 	strs []*array.StringBuilder
@@ -41,6 +45,7 @@ type stageWriter struct {
 
 	// err is the first error of appendRow: a row may have been appended to some columns and not
 	// the others, so the writer takes nothing more, and close ends the INSERT without its rows.
+	// (The ValueWriter methods record theirs here too.)
 	err error
 
 	batches chan arrow.RecordBatch // to the INSERT; closed by close
@@ -82,8 +87,9 @@ func newStageWriter(ctx context.Context, conn driver.Conn, table string, types [
 	// The batches are in C memory: each is freed as soon as DuckDB has copied it, not when the
 	// garbage collector gets to it.
 	s.b = array.NewRecordBuilder(mallocator.NewMallocator(), s.schema)
+	s.types = types
 	for i := range fields {
-		s.set = append(s.set, setter(s.b.Field(i), types[i]))
+		s.cols = append(s.cols, s.b.Field(i))
 		if sb, ok := s.b.Field(i).(*array.StringBuilder); ok {
 			s.strs, s.size = append(s.strs, sb), append(s.size, 0)
 		}
@@ -114,81 +120,95 @@ func newStageWriter(ctx context.Context, conn driver.Conn, table string, types [
 	return s, nil
 }
 
-// setter is the function that appends a value of a column of type t to b.
-func setter(b array.Builder, t string) func(driver.Value) error {
-	bad := func(v driver.Value) error { return fmt.Errorf("a %T in a %s column", v, t) }
-	switch b := b.(type) {
-	case *array.Int64Builder:
-		return func(v driver.Value) error {
-			switch v := v.(type) {
-			case nil:
-				b.AppendNull()
-			case int64:
-				b.Append(v)
-			default:
-				return bad(v)
-			}
-			return nil
-		}
-	case *array.Float64Builder:
-		return func(v driver.Value) error {
-			switch v := v.(type) {
-			case nil:
-				b.AppendNull()
-			case float64:
-				b.Append(v)
-			default:
-				return bad(v)
-			}
-			return nil
-		}
-	case *array.StringBuilder:
-		return func(v driver.Value) error {
-			switch v := v.(type) {
-			case nil:
-				b.AppendNull()
-			case string:
-				b.Append(v)
-			default:
-				return bad(v)
-			}
-			return nil
-		}
-	case *array.TimestampBuilder:
-		return func(v driver.Value) error {
-			switch v := v.(type) {
-			case nil:
-				b.AppendNull()
-			case time.Time:
-				b.Append(arrow.Timestamp(v.UnixMicro()))
-			default:
-				return bad(v)
-			}
-			return nil
-		}
-	}
-	panic(fmt.Sprintf("stage: no setter for %T", b))
-}
-
-// appendRow appends one row (its values in the table's column order).
-func (s *stageWriter) appendRow(ctx context.Context, vals []driver.Value) error {
+// appendRow appends a clean row, its values laid out as stageColumns has them (a DOUBLE[] as
+// two DOUBLE columns).
+func (s *stageWriter) appendRow(ctx context.Context, row clean.Row) error {
 	if s.err != nil {
 		return s.err
 	}
-	if len(vals) != len(s.set) {
-		s.err = fmt.Errorf("stage %s: %d values for %d columns", s.table, len(vals), len(s.set))
-		return s.err
+	s.col = 0
+	row.WriteValues(s)
+	if s.err == nil && s.col != len(s.cols) {
+		s.err = fmt.Errorf("stage %s: %d values for %d columns", s.table, s.col, len(s.cols))
 	}
-	for j, v := range vals {
-		if err := s.set[j](v); err != nil {
-			s.err = fmt.Errorf("stage %s column %d: %w", s.table, j, err)
-			return s.err
-		}
+	if s.err != nil {
+		return s.err
 	}
 	if s.n++; s.n == stageRows {
 		s.err = s.send(ctx)
 	}
 	return s.err
+}
+
+// next is the builder of the next column if it is a B, or nil after recording the error.
+func next[B array.Builder](s *stageWriter, what string) B {
+	var none B
+	if s.err != nil {
+		return none
+	}
+	if s.col >= len(s.cols) {
+		s.err = fmt.Errorf("stage %s: more values than its %d columns", s.table, len(s.cols))
+		return none
+	}
+	b, ok := s.cols[s.col].(B)
+	if !ok {
+		s.err = fmt.Errorf("stage %s column %d: %s in a %s column", s.table, s.col, what, s.types[s.col])
+		return none
+	}
+	s.col++
+	return b
+}
+
+// Int, Text, Time and Floats make the writer the clean.ValueWriter of the rows it appends.
+func (s *stageWriter) Int(v *int64) {
+	if b := next[*array.Int64Builder](s, "an integer"); b != nil {
+		if v == nil {
+			b.AppendNull()
+		} else {
+			b.Append(*v)
+		}
+	}
+}
+
+func (s *stageWriter) Text(v *string) {
+	if b := next[*array.StringBuilder](s, "text"); b != nil {
+		if v == nil {
+			b.AppendNull()
+		} else {
+			b.Append(*v)
+		}
+	}
+}
+
+func (s *stageWriter) Time(v *time.Time) {
+	if b := next[*array.TimestampBuilder](s, "a timestamp"); b != nil {
+		if v == nil {
+			b.AppendNull()
+		} else {
+			b.Append(arrow.Timestamp(v.UnixMicro()))
+		}
+	}
+}
+
+// Floats stages a DOUBLE[] (a geo's [latitude, longitude]) as two DOUBLE columns.
+func (s *stageWriter) Floats(v []float64) {
+	if v != nil && len(v) != 2 {
+		if s.err == nil {
+			s.err = fmt.Errorf("stage %s column %d: a list of %d numbers, want 2", s.table, s.col, len(v))
+		}
+		return
+	}
+	for i := range 2 {
+		b := next[*array.Float64Builder](s, "a list of numbers")
+		if b == nil {
+			return
+		}
+		if v == nil {
+			b.AppendNull()
+		} else {
+			b.Append(v[i])
+		}
+	}
 }
 
 // send hands the rows gathered so far to the INSERT, waiting while it takes the one before.

@@ -44,8 +44,21 @@ type Row interface {
 	// database/sql: int64, string, time.Time, []float64, or nil for null.
 	Values() []any
 	// AppendValues appends the same values as Values to dst and returns the extended slice, so
-	// a loader can reuse one buffer for every row (the batch job appends millions).
+	// a loader can reuse one buffer for every row.
 	AppendValues(dst []any) []any
+	// WriteValues hands the values to w one by one, typed, in the contract's order: the batch
+	// job copies millions of rows into typed column buffers, and boxing each value in an
+	// interface cost it an allocation per value. Values and AppendValues are made from it.
+	WriteValues(w ValueWriter)
+}
+
+// ValueWriter takes a row's values from Row.WriteValues, one method call per column, in the
+// contract's order (Columns). A nil pointer (a nil slice for Floats) is a null.
+type ValueWriter interface {
+	Int(v *int64)       // a BIGINT column
+	Text(v *string)     // a VARCHAR column
+	Time(v *time.Time)  // a TIMESTAMP column
+	Floats(v []float64) // a DOUBLE[] column
 }
 
 // Pin is a clean post. Nil pointers are nulls.
@@ -91,43 +104,65 @@ func (p *Pin) Values() []any  { return p.AppendValues(make([]any, 0, 11)) }
 func (g *Geo) Values() []any  { return g.AppendValues(make([]any, 0, 4)) }
 func (u *User) Values() []any { return u.AppendValues(make([]any, 0, 4)) }
 
-func (p *Pin) AppendValues(dst []any) []any {
-	return append(dst, p.Index, str(p.UniqueID), str(p.Title), str(p.Description),
-		num(p.FollowerCount), str(p.PosterName), str(p.TagList), str(p.IsImageOrVideo),
-		str(p.ImageSrc), str(p.SaveLocation), str(p.Category))
+func (p *Pin) AppendValues(dst []any) []any  { return appendValues(p, dst) }
+func (g *Geo) AppendValues(dst []any) []any  { return appendValues(g, dst) }
+func (u *User) AppendValues(dst []any) []any { return appendValues(u, dst) }
+
+func (p *Pin) WriteValues(w ValueWriter) {
+	w.Int(&p.Index)
+	w.Text(p.UniqueID)
+	w.Text(p.Title)
+	w.Text(p.Description)
+	w.Int(p.FollowerCount)
+	w.Text(p.PosterName)
+	w.Text(p.TagList)
+	w.Text(p.IsImageOrVideo)
+	w.Text(p.ImageSrc)
+	w.Text(p.SaveLocation)
+	w.Text(p.Category)
 }
 
-func (g *Geo) AppendValues(dst []any) []any {
-	var coords any
-	if g.Coordinates != nil {
-		coords = g.Coordinates
-	}
-	return append(dst, g.Index, str(g.Country), coords, ts(g.Timestamp))
+func (g *Geo) WriteValues(w ValueWriter) {
+	w.Int(&g.Index)
+	w.Text(g.Country)
+	w.Floats(g.Coordinates)
+	w.Time(g.Timestamp)
 }
 
-func (u *User) AppendValues(dst []any) []any {
-	return append(dst, u.Index, str(u.UserName), num(u.Age), ts(u.DateJoined))
+func (u *User) WriteValues(w ValueWriter) {
+	w.Int(&u.Index)
+	w.Text(u.UserName)
+	w.Int(u.Age)
+	w.Time(u.DateJoined)
 }
 
-func str(p *string) any {
+// appendValues appends a row's values to dst as Values has them: int64, string, time.Time,
+// []float64, or nil for null.
+func appendValues(r Row, dst []any) []any {
+	w := anyValues{dst}
+	r.WriteValues(&w)
+	return w.dst
+}
+
+type anyValues struct{ dst []any }
+
+func (a *anyValues) Int(v *int64)       { a.dst = append(a.dst, value(v)) }
+func (a *anyValues) Text(v *string)     { a.dst = append(a.dst, value(v)) }
+func (a *anyValues) Time(v *time.Time)  { a.dst = append(a.dst, value(v)) }
+func (a *anyValues) Floats(v []float64) { a.dst = append(a.dst, floats(v)) }
+
+func value[T any](p *T) any {
 	if p == nil {
 		return nil
 	}
 	return *p
 }
 
-func num(p *int64) any {
-	if p == nil {
+func floats(v []float64) any {
+	if v == nil {
 		return nil
 	}
-	return *p
-}
-
-func ts(p *time.Time) any {
-	if p == nil {
-		return nil
-	}
-	return *p
+	return v
 }
 
 // Column is one column of a clean table.

@@ -216,3 +216,24 @@ func TestAppendValuesMatchesValues(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, empty.Values(), empty.AppendValues(nil))
 }
+
+// typesOf records the column type of each value a row writes.
+type typesOf []string
+
+func (w *typesOf) Int(*int64)       { *w = append(*w, "BIGINT") }
+func (w *typesOf) Text(*string)     { *w = append(*w, "VARCHAR") }
+func (w *typesOf) Time(*time.Time)  { *w = append(*w, "TIMESTAMP") }
+func (w *typesOf) Floats([]float64) { *w = append(*w, "DOUBLE[]") }
+
+// WriteValues hands each kind's values in the order and of the types of its columns.
+func TestWriteValuesFollowsColumns(t *testing.T) {
+	for _, row := range []Row{&Pin{}, &Geo{}, &User{}} {
+		var got typesOf
+		row.WriteValues(&got)
+		var want []string
+		for _, c := range Columns(row.Kind()) {
+			want = append(want, c.Type)
+		}
+		assert.Equal(t, want, []string(got), row.Kind())
+	}
+}
