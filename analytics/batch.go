@@ -444,7 +444,8 @@ func cleanLines(f sinkFile, data []byte, keep func(row clean.Row, line int) erro
 		} else {
 			l, text = text, ""
 		}
-		if len(strings.TrimSpace(l)) == 0 {
+		// A record starts with '{' (a line that does not is rare: checked in full).
+		if len(l) == 0 || l[0] != '{' && len(strings.TrimSpace(l)) == 0 {
 			continue
 		}
 		records++

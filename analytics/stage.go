@@ -140,53 +140,41 @@ func (s *stageWriter) appendRow(ctx context.Context, row clean.Row) error {
 	return s.err
 }
 
-// next is the builder of the next column if it is a B, or nil after recording the error.
-func next[B array.Builder](s *stageWriter, what string) B {
-	var none B
-	if s.err != nil {
-		return none
-	}
-	if s.col >= len(s.cols) {
-		s.err = fmt.Errorf("stage %s: more values than its %d columns", s.table, len(s.cols))
-		return none
-	}
-	b, ok := s.cols[s.col].(B)
-	if !ok {
-		s.err = fmt.Errorf("stage %s column %d: %s in a %s column", s.table, s.col, what, s.types[s.col])
-		return none
-	}
-	s.col++
-	return b
-}
-
-// Int, Text, Time and Floats make the writer the clean.ValueWriter of the rows it appends.
+// Int, Text, Time and Floats make the writer the clean.ValueWriter of the rows it appends: each
+// takes the next column's builder, of the type it writes, or records why not.
 func (s *stageWriter) Int(v *int64) {
-	if b := next[*array.Int64Builder](s, "an integer"); b != nil {
+	if b, ok := s.next().(*array.Int64Builder); ok {
 		if v == nil {
 			b.AppendNull()
 		} else {
 			b.Append(*v)
 		}
+	} else {
+		s.wrong("an integer")
 	}
 }
 
 func (s *stageWriter) Text(v *string) {
-	if b := next[*array.StringBuilder](s, "text"); b != nil {
+	if b, ok := s.next().(*array.StringBuilder); ok {
 		if v == nil {
 			b.AppendNull()
 		} else {
 			b.Append(*v)
 		}
+	} else {
+		s.wrong("text")
 	}
 }
 
 func (s *stageWriter) Time(v *time.Time) {
-	if b := next[*array.TimestampBuilder](s, "a timestamp"); b != nil {
+	if b, ok := s.next().(*array.TimestampBuilder); ok {
 		if v == nil {
 			b.AppendNull()
 		} else {
 			b.Append(arrow.Timestamp(v.UnixMicro()))
 		}
+	} else {
+		s.wrong("a timestamp")
 	}
 }
 
@@ -199,8 +187,9 @@ func (s *stageWriter) Floats(v []float64) {
 		return
 	}
 	for i := range 2 {
-		b := next[*array.Float64Builder](s, "a list of numbers")
-		if b == nil {
+		b, ok := s.next().(*array.Float64Builder)
+		if !ok {
+			s.wrong("a list of numbers")
 			return
 		}
 		if v == nil {
@@ -208,6 +197,27 @@ func (s *stageWriter) Floats(v []float64) {
 		} else {
 			b.Append(v[i])
 		}
+	}
+}
+
+// next moves to the next column and returns its builder; nil after an error, or past the last
+// column (recording that).
+func (s *stageWriter) next() array.Builder {
+	if s.err != nil {
+		return nil
+	}
+	if s.col >= len(s.cols) {
+		s.err = fmt.Errorf("stage %s: more values than its %d columns", s.table, len(s.cols))
+		return nil
+	}
+	s.col++
+	return s.cols[s.col-1]
+}
+
+// wrong records that the value given for the current column (next's) is not of its type.
+func (s *stageWriter) wrong(what string) {
+	if s.err == nil {
+		s.err = fmt.Errorf("stage %s column %d: %s in a %s column", s.table, s.col-1, what, s.types[s.col-1])
 	}
 }
 
