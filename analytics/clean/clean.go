@@ -40,8 +40,9 @@ type Row interface {
 	Kind() record.Kind
 	// Ind is the index that ties a post to its geolocation and its user.
 	Ind() int64
-	// Values returns the column values in the contract's order, typed for DuckDB's Appender and
-	// database/sql: int64, string, time.Time, []float64, or nil for null.
+	// Values returns the column values in the contract's order, typed for database/sql (the
+	// local stream tables) and the batch job's fingerprints: int64, string, time.Time,
+	// []float64, or nil for null.
 	Values() []any
 	// AppendValues appends the same values as Values to dst and returns the extended slice, so
 	// a loader can reuse one buffer for every row.
