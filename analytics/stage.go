@@ -20,10 +20,11 @@ import (
 	"github.com/pinpipe/pinpipe/analytics/clean"
 )
 
-// stageRows is how many rows a stage writer gathers into one Arrow record batch before DuckDB
-// takes it: 16 of DuckDB's vectors, a few megabytes of pins. (A variable for the tests, which
+// A stage writer hands DuckDB a batch when it has stageRows rows (16 of DuckDB's vectors, a few
+// megabytes of pins) or stageText bytes of text, whichever comes first: records with very long
+// text make smaller batches, so a batch's memory stays bounded. (Variables for the tests, which
 // cross batch boundaries with a few rows.)
-var stageRows = 32768
+var stageRows, stageText = 32768, 64 << 20
 
 // stageWriter appends clean rows to a stage table through Arrow: the values are copied into C
 // buffers column by column, and one INSERT ... SELECT over an Arrow stream takes the batches as
@@ -40,7 +41,7 @@ type stageWriter struct {
 	col    int             // the column the row being appended is at
 	// strs are the builders of the text columns, and size what each held in the last batch: a
 	// batch reserves that much at once rather than growing its buffers by doubling and copying.
-	strs []*array.StringBuilder
+	strs []*array.LargeStringBuilder
 	size []int
 
 	// err is the first error of appendRow: a row may have been appended to some columns and not
@@ -74,7 +75,9 @@ func newStageWriter(ctx context.Context, conn driver.Conn, table string, types [
 		case "DOUBLE":
 			dt = arrow.PrimitiveTypes.Float64
 		case "VARCHAR":
-			dt = arrow.BinaryTypes.String
+			// 64-bit offsets: a batch always has room for one more value, however long
+			// (32-bit offsets would overflow silently past 2 GiB).
+			dt = arrow.BinaryTypes.LargeString
 		case "TIMESTAMP":
 			dt = &arrow.TimestampType{Unit: arrow.Microsecond}
 		default:
@@ -90,7 +93,7 @@ func newStageWriter(ctx context.Context, conn driver.Conn, table string, types [
 	s.types = types
 	for i := range fields {
 		s.cols = append(s.cols, s.b.Field(i))
-		if sb, ok := s.b.Field(i).(*array.StringBuilder); ok {
+		if sb, ok := s.b.Field(i).(*array.LargeStringBuilder); ok {
 			s.strs, s.size = append(s.strs, sb), append(s.size, 0)
 		}
 	}
@@ -134,10 +137,19 @@ func (s *stageWriter) appendRow(ctx context.Context, row clean.Row) error {
 	if s.err != nil {
 		return s.err
 	}
-	if s.n++; s.n == stageRows {
+	if s.n++; s.n >= stageRows || s.text() >= stageText {
 		s.err = s.send(ctx)
 	}
 	return s.err
+}
+
+// text is the bytes of text in the batch being gathered.
+func (s *stageWriter) text() int {
+	n := 0
+	for _, sb := range s.strs {
+		n += sb.DataLen()
+	}
+	return n
 }
 
 // Int, Text, Time and Floats make the writer the clean.ValueWriter of the rows it appends: each
@@ -155,7 +167,7 @@ func (s *stageWriter) Int(v *int64) {
 }
 
 func (s *stageWriter) Text(v *string) {
-	if b, ok := s.next().(*array.StringBuilder); ok {
+	if b, ok := s.next().(*array.LargeStringBuilder); ok {
 		if v == nil {
 			b.AppendNull()
 		} else {
@@ -248,11 +260,20 @@ func (s *stageWriter) send(ctx context.Context) error {
 	}
 }
 
-// reserve makes room for a batch: stageRows rows, and a little more text than the last batch had.
+// reserve makes room for a batch: stageRows rows, and a little more text than the last batch had
+// (at most stageText in all).
 func (s *stageWriter) reserve() {
 	s.b.Reserve(stageRows)
+	total := 0
+	for _, n := range s.size {
+		total += n
+	}
 	for i, sb := range s.strs {
-		sb.ReserveData(s.size[i] + s.size[i]/8)
+		n := s.size[i] + s.size[i]/8
+		if total > stageText {
+			n = int(int64(n) * int64(stageText) / int64(total))
+		}
+		sb.ReserveData(n)
 	}
 }
 

@@ -200,3 +200,28 @@ func TestStageWriterUnknownType(t *testing.T) {
 	_, err := newStageWriter(context.Background(), conn, stageTable(record.Geo), []string{"BIGINT", "VARCHAR", "DOUBLE[]"})
 	assert.EqualError(t, err, "stage _stage_geo: column 2 has type DOUBLE[], which a stage cannot hold")
 }
+
+// Long text makes smaller batches: a batch goes to DuckDB once it holds stageText bytes of text,
+// however few rows it has, so its memory stays bounded; every row still arrives whole.
+func TestStageWriterLongTextMakesSmallerBatches(t *testing.T) {
+	smallBatches(t, 1000)
+	old := stageText
+	stageText = 100
+	t.Cleanup(func() { stageText = old })
+	db, conn := stageTest(t)
+	ctx := context.Background()
+	_, types := stageColumns(record.User)
+	w, err := newStageWriter(ctx, conn, stageTable(record.User), types)
+	require.NoError(t, err)
+	var want []string
+	for i := range 7 {
+		r := &clean.User{Index: int64(i), UserName: ptr(strings.Repeat(string(rune('a'+i)), 30*(i+1)))}
+		require.NoError(t, w.appendRow(ctx, r))
+		want = append(want, printRow(r.Values()))
+		if i >= 3 { // 120 bytes and more: each of these rows is a batch of its own
+			assert.Zero(t, w.n, "row %d was sent at once", i)
+		}
+	}
+	require.NoError(t, w.close(ctx))
+	assert.ElementsMatch(t, want, rowsOf(t, db, "SELECT * FROM "+quoteIdent(newView(record.User))))
+}
