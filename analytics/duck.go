@@ -17,7 +17,8 @@ import (
 // by name), so DuckDB may write and scan out of order: ~200 MB less peak memory for the batch job.
 const duckDSN = "?preserve_insertion_order=false&autoinstall_known_extensions=false&autoload_known_extensions=false&allow_community_extensions=false"
 
-// openDuck opens an in-memory DuckDB. The connector is returned too, for appenders.
+// openDuck opens an in-memory DuckDB. The connector is returned too: the stage writers each take
+// a connection of their own.
 func openDuck(ctx context.Context) (*sql.DB, *duckdb.Connector, error) {
 	return openDuckDSN(ctx, duckDSN)
 }
